@@ -1,0 +1,60 @@
+"""Serve an ASGI app on a loopback port in a background thread.
+
+Tests and the embedded default target need real sockets on ephemeral ports
+that are ready before the first request and gone afterwards; uvicorn's
+``Server.started`` flag gives a deterministic start, polled with a deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+__all__ = ["RunningServer", "serve_in_thread"]
+
+_START_DEADLINE_S = 10.0
+
+
+@dataclass
+class RunningServer:
+    """A server started by :func:`serve_in_thread`; ``stop()`` it when done."""
+
+    url: str
+    host: str
+    port: int
+    _server: uvicorn.Server = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, deadline_s: float = _START_DEADLINE_S) -> RunningServer:
+    """Start ``app`` with uvicorn and return once it accepts connections.
+
+    ``port=0`` picks a free ephemeral port. Raises ``RuntimeError`` naming the
+    address when the server is not up before the deadline.
+    """
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", loop="asyncio", http="h11")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"callprobe-serve-{host}:{port}", daemon=True)
+    thread.start()
+    until = time.monotonic() + deadline_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > until:
+            server.should_exit = True
+            raise RuntimeError(f"server on {host}:{port} did not start within {deadline_s:.0f} s")
+        threading.Event().wait(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    return RunningServer(url=f"http://{host}:{bound}", host=host, port=bound, _server=server, _thread=thread)

@@ -1,0 +1,116 @@
+"""The reference gateway's ASGI app: routes of the target contract on one :class:`Gateway`."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ._calcom_client import EVENT_TYPES_VERSION, READY_TIMEOUT_S, CalcomFailure
+from ._config import GatewayConfig
+from ._functions import handle_function
+from ._gateway import Gateway
+from ._metrics import CONTENT_TYPE_LATEST
+from ._middleware import GatewayMiddleware
+from ._webhooks import handle_inbound, handle_webhook
+
+__all__ = ["create_app"]
+
+
+def _authorized(gw: Gateway, request: Request) -> bool:
+    """Bearer check for /api/metrics and /api/logs, constant-time."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), gw.config.metrics_token.encode())
+
+
+def _unauthorized() -> Response:
+    return JSONResponse({"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _readiness(gw: Gateway, request: Request) -> Response:
+    """Ready only when Cal.com answers a cheap event-type read (unless the defect skips the check)."""
+    if gw.config.has("ready-while-calcom-down"):
+        return JSONResponse({"status": "ready", "checks": {"calcom": "ok"}})
+    ctx = gw.context(request.headers, None)
+    try:
+        response = await gw.calcom.request(
+            "GET", f"/v2/event-types/{gw.config.event_type_id}", version=EVENT_TYPES_VERSION,
+            correlation_id=ctx.correlation_id, traceparent=ctx.traceparent(), timeout_s=min(READY_TIMEOUT_S, gw.config.calcom_timeout_s),
+        )
+        problem = None if response.status < 400 else f"http_{response.status}"
+    except CalcomFailure as failure:
+        problem = failure.kind
+    if problem is None:
+        return JSONResponse({"status": "ready", "checks": {"calcom": "ok"}})
+    gw.log("WARNING", "readiness_failed", f"Cal.com check failed: {problem}", ctx, check="calcom")
+    return JSONResponse({"status": "not_ready", "checks": {"calcom": problem}}, status_code=503)
+
+
+def _routes(gw: Gateway) -> list[BaseRoute]:
+    async def webhook(request: Request) -> Response:
+        return await handle_webhook(gw, request)
+
+    async def inbound(request: Request) -> Response:
+        return await handle_inbound(gw, request)
+
+    async def function(request: Request) -> Response:
+        return await handle_function(gw, request)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> Response:
+        return await _readiness(gw, request)
+
+    async def metrics(request: Request) -> Response:
+        if not _authorized(gw, request):
+            return _unauthorized()
+        return Response(gw.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    async def logs(request: Request) -> Response:
+        if not _authorized(gw, request):
+            return _unauthorized()
+        try:
+            after = int(request.query_params.get("after", "0"))
+        except ValueError:
+            return JSONResponse({"error": "after must be an integer sequence number"}, status_code=400)
+        lines, nxt = gw.logs.after(after)
+        return JSONResponse({"lines": lines, "next": nxt})
+
+    return [
+        Route("/api/retell/webhook", webhook, methods=["POST"]),
+        Route("/api/retell/inbound", inbound, methods=["POST"]),
+        Route("/api/retell/functions/{name}", function, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/health/ready", ready, methods=["GET"]),
+        Route("/api/metrics", metrics, methods=["GET"]),
+        Route("/api/logs", logs, methods=["GET"]),
+    ]
+
+
+def create_app(config: GatewayConfig) -> Starlette:
+    """The reference gateway for ``config``; ``app.state.gateway`` exposes its state to tests."""
+    gw = Gateway(config)
+    routes = _routes(gw)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=config.calcom_timeout_s) as client:
+            gw.calcom.shared = client
+            try:
+                yield
+            finally:
+                await gw.alerter.drain()
+                gw.calcom.shared = None
+
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(GatewayMiddleware, gateway=gw, routes=routes)])
+    app.state.gateway = gw
+    return app

@@ -1,0 +1,172 @@
+"""The state of one gateway app: config, metrics, logs, calls, alerts, Cal.com client.
+
+Handlers receive a :class:`Gateway` and a :class:`RequestContext`; the context
+carries the call's identity (correlation ID, company, phone hash) so that every
+log line, metric, Cal.com request and alert of a call says the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import Headers
+
+from ._alerts import Alert, Alerter, AlertPolicy
+from ._calcom_client import CalcomClient
+from ._config import GatewayConfig
+from ._correlation import CallRecord, CallRegistry, child_traceparent, phone_hash
+from ._logs import LogBuffer, utc_timestamp
+from ._metrics import GatewayMetrics
+
+__all__ = ["Gateway", "RequestContext"]
+
+CORRELATION_HEADER = "X-Correlation-ID"
+_DEDUPE_MAX = 50_000
+
+
+@dataclass
+class RequestContext:
+    """Who a request is about; ``raw_phone`` exists only for the ``raw-phone-in-logs`` defect."""
+
+    correlation_id: str
+    call_id: str | None = None
+    company_id: str = "default"
+    phone_hash: str | None = None
+    raw_phone: str | None = None
+    incoming_traceparent: str | None = None
+
+    def traceparent(self) -> str:
+        """A child ``traceparent`` for an outgoing request of this call."""
+        return child_traceparent(self.incoming_traceparent, self.correlation_id)
+
+
+class _LruSet:
+    """A bounded set for idempotency keys (oldest forgotten first)."""
+
+    def __init__(self, max_items: int) -> None:
+        self._max = max_items
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        return self._items.get(key)
+
+    def put(self, key: Any, value: Any = True) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self._max:
+            self._items.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+
+class Gateway:
+    """Everything one reference-gateway app owns; reachable as ``app.state.gateway``."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.metrics = GatewayMetrics()
+        self.logs = LogBuffer(config.log_file)
+        self.calls = CallRegistry(config.company_id)
+        self.calcom = CalcomClient(config.calcom_url, config.calcom_api_key, config.calcom_timeout_s)
+        policy = AlertPolicy(
+            threshold=config.alert_threshold,
+            window_s=config.alert_window_s,
+            cooldown_s=config.alert_cooldown_s,
+            grouped=not config.has("alert-per-error"),
+        )
+        self.alerter = Alerter(
+            policy, config.alert_webhook_url, enabled=not config.has("no-alert-on-calcom-failure"), on_result=self._alert_result
+        )
+        self.seen_events = _LruSet(_DEDUPE_MAX)
+        self.bookings = _LruSet(_DEDUPE_MAX)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- identity -----------------------------------------------------------------
+
+    def context(self, headers: Headers, call_id: str | None, *, create: bool = True) -> RequestContext:
+        """Resolve the request's correlation ID: incoming header, else the call's, else new."""
+        incoming = headers.get(CORRELATION_HEADER) or None
+        record: CallRecord | None = None
+        if call_id:
+            record = self.calls.get_or_create(call_id, incoming) if create else self.calls.get(call_id)
+        if self.config.has("correlation-per-request"):
+            correlation = incoming or str(uuid.uuid4())
+        else:
+            correlation = incoming or (record.correlation_id if record else str(uuid.uuid4()))
+        ctx = RequestContext(correlation, call_id, self.config.company_id, incoming_traceparent=headers.get("traceparent"))
+        if record is not None:
+            ctx.company_id, ctx.phone_hash = record.company_id, record.phone_hash
+        return ctx
+
+    def remember_caller(self, ctx: RequestContext, phone: str | None, company: str | None) -> None:
+        """Attach the caller's phone hash and company to the call (the raw number is not stored)."""
+        if phone:
+            ctx.phone_hash, ctx.raw_phone = phone_hash(phone), phone
+        if company:
+            ctx.company_id = company
+        record = self.calls.get(ctx.call_id)
+        if record is not None:
+            record.phone_hash = ctx.phone_hash or record.phone_hash
+            record.company_id = ctx.company_id
+
+    def lock_for(self, key: str) -> asyncio.Lock:
+        """One lock per call, so two concurrent deliveries of one booking cannot both book."""
+        if len(self._locks) > _DEDUPE_MAX:
+            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    # -- logs ---------------------------------------------------------------------
+
+    def log(self, level: str, event: str, message: str, ctx: RequestContext | None, **fields: Any) -> dict[str, Any]:
+        """Write one JSON log line with the contract fields (and seeded defects' leaks)."""
+        record: dict[str, Any] = {"timestamp": utc_timestamp(), "level": level, "event": event, "message": message}
+        if not self.config.has("correlation-missing-in-logs"):
+            record["correlation_id"] = ctx.correlation_id if ctx else None
+        record["call_id"] = ctx.call_id if ctx else None
+        record["company_id"] = ctx.company_id if ctx else self.config.company_id
+        record["phone_hash"] = ctx.phone_hash if ctx else None
+        if ctx and ctx.raw_phone and self.config.has("raw-phone-in-logs"):
+            record["phone"] = ctx.raw_phone
+        record.update({k: v for k, v in fields.items() if v is not None})
+        return self.logs.write(record)
+
+    # -- errors and alerts --------------------------------------------------------
+
+    def record_error(
+        self,
+        ctx: RequestContext | None,
+        *,
+        event: str,
+        error_type: str,
+        severity: str,
+        endpoint: str,
+        detail: str,
+        alert: bool = True,
+        level: str | None = None,
+        **fields: Any,
+    ) -> None:
+        """Count, log (ERROR unless told otherwise; WARNING for warnings) and, through the policy, alert."""
+        self.metrics.errors.labels(type=error_type, severity=severity).inc()
+        level = level or ("WARNING" if severity == "warning" else "ERROR")
+        self.log(level, event, detail, ctx, error_type=error_type, severity=severity, endpoint=endpoint, **fields)
+        if alert:
+            self.alerter.notify(
+                error_type=error_type,
+                endpoint=endpoint,
+                severity=severity,
+                message=detail,
+                correlation_id=ctx.correlation_id if ctx else None,
+                call_id=ctx.call_id if ctx else None,
+            )
+
+    def _alert_result(self, alert: Alert, error: str | None) -> None:
+        ctx = RequestContext(alert.correlation_id or "", alert.call_id, self.config.company_id)
+        if error is None:
+            self.log("INFO", "alert_sent", f"alert {alert.error_type} on {alert.endpoint} sent", ctx, count=alert.count)
+        else:
+            self.log("WARNING", "alert_failed", error, ctx, error_type=alert.error_type)

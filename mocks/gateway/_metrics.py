@@ -1,0 +1,54 @@
+"""The contract's Prometheus metrics, on a registry owned by one gateway app.
+
+Each app gets its own ``CollectorRegistry`` so that several gateways in one
+test process (clean and defective side by side) never share counters, and
+nothing lands in prometheus_client's global registry.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics", "PROVIDER"]
+
+PROVIDER = "retell"
+# 0.5 s is the webhook SLA and 0.2 s the API warning threshold: both must be bucket edges
+# so an SLA check reads a bucket instead of interpolating.
+WEBHOOK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+HTTP_BUCKETS = WEBHOOK_BUCKETS
+
+
+class GatewayMetrics:
+    """The seven ``askproai_*`` series of the target contract."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        reg = self.registry
+        self.webhooks = Counter(
+            "askproai_webhooks_total", "Retell requests by event and outcome", ["provider", "event", "status"], registry=reg
+        )
+        self.webhook_duration = Histogram(
+            "askproai_webhook_processing_duration_seconds",
+            "Time to process one Retell request",
+            ["provider", "event"],
+            buckets=WEBHOOK_BUCKETS,
+            registry=reg,
+        )
+        self.http_requests = Counter(
+            "askproai_http_requests_total", "HTTP requests by route template", ["method", "endpoint", "status"], registry=reg
+        )
+        self.http_duration = Histogram(
+            "askproai_http_request_duration_seconds",
+            "HTTP request duration by route template",
+            ["method", "endpoint"],
+            buckets=HTTP_BUCKETS,
+            registry=reg,
+        )
+        self.bookings = Counter("askproai_bookings_total", "Booking outcomes", ["status", "source"], registry=reg)
+        self.calls = Counter("askproai_calls_total", "Call lifecycle transitions", ["status", "company"], registry=reg)
+        self.errors = Counter("askproai_errors_total", "Errors by type and severity", ["type", "severity"], registry=reg)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of this gateway's registry."""
+        return generate_latest(self.registry)

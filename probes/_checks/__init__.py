@@ -1,0 +1,95 @@
+"""Checks: pure functions that turn Evidence into CheckResults.
+
+Every check has the signature ``(scenario, evidence, contract) -> list[CheckResult]``
+and returns one result per thing it looked at, passing ones included, so a
+report can list what was verified and not only what broke. Check names are a
+stable API: the proof tests seed defects into the reference gateway and
+expect exactly these names to fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .._evidence import CheckResult, Evidence
+from .._profile import Contract
+from .._scenario import Scenario
+from ._alerts import alert_headline, check_alert_content, check_alert_count
+from ._calcom import check_calcom_requests
+from ._common import subset_diff
+from ._correlation import (
+    check_correlation_continuity,
+    check_correlation_distinct,
+    check_correlation_echoed,
+    check_correlation_in_alerts,
+    check_correlation_in_calcom,
+    check_correlation_in_logs,
+)
+from ._http import check_reachable, check_signature_rejected, check_status, check_step_body
+from ._latency import check_latency_percentile, check_latency_sla, nearest_rank
+from ._logs import check_log_pii, check_log_present
+from ._metrics import check_metric_delta
+from ._telemetry import check_time_to_telemetry
+
+__all__ = [
+    "CHECKS",
+    "CHECK_NAMES",
+    "Check",
+    "TELEMETRY_CHECKS",
+    "alert_headline",
+    "nearest_rank",
+    "run_checks",
+    "subset_diff",
+]
+
+Check = Callable[[Scenario, Evidence, Contract], list[CheckResult]]
+
+# (name, function, applies) in report order; `applies` reads the scenario's switches.
+CHECKS: tuple[tuple[str, Check, Callable[[Scenario], bool]], ...] = (
+    ("target-reachable", check_reachable, lambda s: True),
+    ("step-status", check_status, lambda s: True),
+    ("signature-rejected", check_signature_rejected, lambda s: True),
+    ("step-body", check_step_body, lambda s: True),
+    ("latency-sla", check_latency_sla, lambda s: True),
+    ("latency-percentile", check_latency_percentile, lambda s: bool(s.expect.latency)),
+    ("correlation-echoed", check_correlation_echoed, lambda s: True),
+    ("correlation-continuity", check_correlation_continuity, lambda s: s.expect.correlation.continuity),
+    ("correlation-distinct", check_correlation_distinct, lambda s: s.expect.correlation.distinct_across_calls),
+    ("correlation-in-logs", check_correlation_in_logs, lambda s: s.expect.correlation.in_logs),
+    ("correlation-in-alerts", check_correlation_in_alerts, lambda s: s.expect.correlation.in_alerts),
+    ("correlation-in-calcom", check_correlation_in_calcom, lambda s: s.expect.correlation.in_calcom_requests),
+    ("metric-delta", check_metric_delta, lambda s: bool(s.expect.metrics)),
+    ("log-present", check_log_present, lambda s: bool(s.expect.logs)),
+    ("log-pii", check_log_pii, lambda s: s.expect.pii_free_logs),
+    ("calcom-requests", check_calcom_requests, lambda s: bool(s.expect.calcom)),
+    ("alert-count", check_alert_count, lambda s: s.expect.alerts is not None),
+    ("alert-content", check_alert_content, lambda s: True),
+    ("time-to-telemetry", check_time_to_telemetry, lambda s: True),
+)
+CHECK_NAMES: tuple[str, ...] = tuple(name for name, _, _ in CHECKS)
+
+# Checks whose outcome depends on telemetry that arrives late: the probe polls
+# its observers until these pass or the deadline passes.
+TELEMETRY_CHECKS: frozenset[str] = frozenset(
+    {
+        "correlation-in-logs",
+        "correlation-in-alerts",
+        "correlation-in-calcom",
+        "metric-delta",
+        "log-present",
+        "calcom-requests",
+        "alert-count",
+        "alert-content",
+        "time-to-telemetry",
+    }
+)
+
+
+def run_checks(scenario: Scenario, evidence: Evidence, contract: Contract | None = None) -> list[CheckResult]:
+    """Every applicable check, in :data:`CHECKS` order (stable, so reports diff cleanly)."""
+    contract = contract or Contract()
+    results: list[CheckResult] = []
+    for _, check, applies in CHECKS:
+        if applies(scenario):
+            results.extend(check(scenario, evidence, contract))
+    return results

@@ -1,0 +1,201 @@
+"""The ``callprobe`` console script: a thin front on the library and the mocks.
+
+Every user error ends as one paragraph on stderr and exit code 2; nothing a
+user can type produces a traceback. Secrets come from the environment, never
+from argv (argv shows up in ``ps``), and are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ._defaults import DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
+from ._errors import ProbeError
+from ._plan import build_plan
+from ._scenario import load_scenario
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+ENV_ALERT_WEBHOOK = "CALLPROBE_ALERT_WEBHOOK_URL"
+ENV_CALCOM_API_KEY = "CALCOM_API_KEY"
+
+
+def _scenario_path(name: str) -> Path:
+    """A path, or the name of a scenario in ./scenarios (``happy-path-booking``)."""
+    p = Path(name)
+    if p.exists() or p.suffix in (".yaml", ".yml"):
+        return p
+    for candidate in (Path("scenarios") / f"{name}.yaml", Path("scenarios") / f"{name}.yml"):
+        if candidate.exists():
+            return candidate
+    return p
+
+
+def _parse_start(text: str | None) -> int | None:
+    if text is None or text == "now":
+        return None
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        raise ProbeError(f"--start: {text!r} is not an ISO 8601 time (e.g. 2026-01-02T16:00:00Z) or 'now'") from None
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    scenario = load_scenario(_scenario_path(args.scenario))
+    key = os.environ.get(ENV_RETELL_API_KEY)
+    if not key:
+        print(f"note: {ENV_RETELL_API_KEY} is not set; signing with the embedded target's demo key", file=sys.stderr)
+        key = DEMO_RETELL_API_KEY
+    plan = build_plan(scenario, api_key=key, seed=args.seed, start_ms=_parse_start(args.start))
+    requests = [r.to_dict(redact=args.redact) for r in plan.requests()]
+    if args.format == "json":
+        doc = {"scenario": scenario.name, "seed": plan.seed, "run_id": plan.run_id, "requests": requests}
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return 0
+    for r in requests:
+        print(f"+{r['send_offset_s']:>8.3f}s  call {r['call']}  {r['method']} {r['path']}  [{r['step']}]  {len(r['body'])} bytes")
+    return 0
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(3600):
+        pass
+
+
+def _serve_forever(app: Any, host: str, port: int, banner: Callable[[str], str]) -> int:
+    from mocks._serve import serve_in_thread
+
+    server = serve_in_thread(app, host=host, port=port)
+    print(banner(server.url), file=sys.stderr, flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        server.stop()
+    return 0
+
+
+def _cmd_mock_calcom(args: argparse.Namespace) -> int:
+    from mocks.calcom import create_app
+
+    return _serve_forever(create_app(), args.host, args.port, lambda url: f"Cal.com mock on {url} (admin API {url}/__admin)")
+
+
+def _cmd_sink(args: argparse.Namespace) -> int:
+    from mocks.sinks import create_sink_app
+
+    return _serve_forever(create_sink_app(), args.host, args.port, lambda url: f"Slack-compatible sink on {url} (messages at {url}/api/messages)")
+
+
+def _cmd_gateway(args: argparse.Namespace) -> int:
+    from mocks.gateway import DEFECTS, GatewayConfig, create_app
+
+    if args.list_defects:
+        width = max(len(n) for n in DEFECTS)
+        for name, text in sorted(DEFECTS.items()):
+            print(f"{name:<{width}}  {text}")
+        return 0
+    from mocks._serve import serve_in_thread
+
+    extra = []
+    calcom_url = args.calcom_url
+    if calcom_url is None:
+        from mocks.calcom import create_app as calcom_app
+
+        extra.append(serve_in_thread(calcom_app(), host=args.host))
+        calcom_url = extra[-1].url
+    alert_url = os.environ.get(ENV_ALERT_WEBHOOK)
+    if alert_url is None:
+        from mocks.sinks import create_sink_app
+
+        extra.append(serve_in_thread(create_sink_app(), host=args.host))
+        alert_url = f"{extra[-1].url}/slack/alerts"
+    config = GatewayConfig(
+        retell_api_key=os.environ.get(ENV_RETELL_API_KEY) or DEMO_RETELL_API_KEY,
+        calcom_url=calcom_url,
+        calcom_api_key=os.environ.get(ENV_CALCOM_API_KEY),
+        metrics_token=os.environ.get(ENV_METRICS_TOKEN) or DEMO_METRICS_TOKEN,
+        alert_webhook_url=alert_url,
+        log_file=args.log_file,
+        alert_cooldown_s=args.alert_cooldown,
+        defects=frozenset(args.defect),
+    )
+    app = create_app(config)
+
+    def banner(url: str) -> str:
+        lines = [f"reference gateway on {url}", f"  Cal.com: {calcom_url}"]
+        if os.environ.get(ENV_ALERT_WEBHOOK) is None:
+            lines.append(f"  alert sink: {extra[-1].url}/api/messages")
+        if args.defect:
+            lines.append(f"  seeded defects: {', '.join(sorted(args.defect))}")
+        return "\n".join(lines)
+
+    try:
+        return _serve_forever(app, args.host, args.port, banner)
+    finally:
+        for server in extra:
+            server.stop()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callprobe", description="Synthetic test calls for voice-AI phone gateways.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    plan = sub.add_parser("plan", help="print the signed HTTP requests of one synthetic call")
+    plan.add_argument("scenario", help="scenario file, or the name of one in ./scenarios")
+    plan.add_argument("--seed", type=int, default=None, help="overrides the scenario's seed")
+    plan.add_argument("--format", choices=("json", "text"), default="text")
+    plan.add_argument("--start", default=None, help="call start time (ISO 8601) or 'now' (default)")
+    plan.add_argument("--redact", action="store_true", help="hide signatures (for sharing the output)")
+    plan.set_defaults(func=_cmd_plan)
+
+    mock = sub.add_parser("mock", help="run a mock service")
+    mock_sub = mock.add_subparsers(dest="mock", required=True)
+    calcom = mock_sub.add_parser("calcom", help="the Cal.com API mock with its /__admin API")
+    calcom.add_argument("--port", type=int, default=8090)
+    calcom.add_argument("--host", default="127.0.0.1")
+    calcom.set_defaults(func=_cmd_mock_calcom)
+
+    sink = sub.add_parser("sink", help="a Slack-compatible webhook sink that records alerts")
+    sink.add_argument("--port", type=int, default=8091)
+    sink.add_argument("--host", default="127.0.0.1")
+    sink.set_defaults(func=_cmd_sink)
+
+    gw = sub.add_parser("gateway", help="run the reference gateway (the embedded default target)")
+    gw.add_argument("--port", type=int, default=8080)
+    gw.add_argument("--host", default="127.0.0.1")
+    gw.add_argument("--calcom-url", default=None, help="Cal.com base URL (default: an embedded Cal.com mock)")
+    gw.add_argument("--log-file", default=None, help="also write JSON log lines to this file")
+    gw.add_argument("--alert-cooldown", type=float, default=300.0, metavar="SECONDS", help="silence per alert group after an alert (default 300)")
+    gw.add_argument("--defect", action="append", default=[], metavar="NAME", help="seed a defect (repeatable)")
+    gw.add_argument("--list-defects", action="store_true", help="list the seeded defects and exit")
+    gw.set_defaults(func=_cmd_gateway)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ProbeError as exc:
+        print(f"callprobe: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"callprobe: error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or 'network'})", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

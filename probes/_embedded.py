@@ -1,0 +1,73 @@
+"""The embedded default target: reference gateway, Cal.com mock and alert sink on loopback.
+
+Part of the fronts (it imports ``mocks``): the pytest plugin and the CLI use
+it when no target is configured. The Cal.com mock and the sink live for the
+whole session; each scenario gets a fresh gateway so one scenario's alert
+cooldown or idempotency memory cannot leak into the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from mocks._serve import RunningServer, serve_in_thread
+from mocks.calcom import create_app as create_calcom_app
+from mocks.gateway import DEFECTS, GatewayConfig
+from mocks.gateway import create_app as create_gateway_app
+from mocks.sinks import create_sink_app
+
+from ._defaults import DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY
+from ._errors import ConfigError
+from ._profile import TargetProfile
+
+__all__ = ["EmbeddedWorld"]
+
+
+@dataclass
+class EmbeddedWorld:
+    """Cal.com mock + sink, and a factory for reference gateways wired to them."""
+
+    defects: frozenset[str] = frozenset()
+    calcom: RunningServer | None = None
+    sink: RunningServer | None = None
+    _gateways: list[RunningServer] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.defects) - set(DEFECTS))
+        if unknown:
+            raise ConfigError(f"unknown gateway defect(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFECTS))}")
+
+    def start(self) -> EmbeddedWorld:
+        self.calcom = serve_in_thread(create_calcom_app())
+        self.sink = serve_in_thread(create_sink_app())
+        return self
+
+    def gateway(self, defects: Collection[str] | None = None) -> TargetProfile:
+        """Start a fresh reference gateway and return the profile that reaches it."""
+        assert self.calcom is not None and self.sink is not None, "start() the world first"
+        config = GatewayConfig(
+            retell_api_key=DEMO_RETELL_API_KEY,
+            calcom_url=self.calcom.url,
+            metrics_token=DEMO_METRICS_TOKEN,
+            alert_webhook_url=f"{self.sink.url}/slack/alerts",
+            defects=frozenset(self.defects if defects is None else defects),
+        )
+        for old in self._gateways:
+            old.stop()
+        self._gateways = [serve_in_thread(create_gateway_app(config))]
+        return TargetProfile(
+            name="embedded" + (f" (defects: {', '.join(sorted(config.defects))})" if config.defects else ""),
+            base_url=self._gateways[0].url,
+            alert_sink_url=f"{self.sink.url}/api/messages",
+            calcom_mock_url=self.calcom.url,
+            demo_secrets=True,
+            retell_api_key_env="CALLPROBE_EMBEDDED_UNUSED_KEY",
+            metrics_token_env=None,
+        )
+
+    def stop(self) -> None:
+        for server in (*self._gateways, self.sink, self.calcom):
+            if server is not None:
+                server.stop()
+        self._gateways = []

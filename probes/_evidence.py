@@ -1,0 +1,178 @@
+"""What a synthetic call leaves behind, with timestamps: the input of every check.
+
+The runner records exchanges, the observers add metric snapshots, log lines,
+alert posts and Cal.com journal entries; checks only read this. Every record
+keeps the wall-clock time it became visible, so time-to-telemetry is a fact
+of the evidence, not something a check has to measure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._calcom import JournalEntry
+from ._plan import Plan
+from ._scenario import StepExpectation
+
+__all__ = [
+    "AlertPost",
+    "CheckResult",
+    "Evidence",
+    "Exchange",
+    "LogLine",
+    "MetricsSnapshot",
+    "SeriesKey",
+    "Verdict",
+    "series_key",
+]
+
+SeriesKey = tuple[str, frozenset[tuple[str, str]]]
+
+
+def series_key(name: str, labels: Mapping[str, str]) -> SeriesKey:
+    return (name, frozenset(labels.items()))
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request callprobe sent and what came back (or did not)."""
+
+    call_index: int
+    call_id: str
+    step_index: int
+    step: str
+    delivery: int
+    kind: str
+    method: str
+    path: str
+    request_headers: Mapping[str, str]
+    request_body: str
+    sent_at: float
+    expect: StepExpectation
+    latency_ms: float | None = None
+    status: int | None = None
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+    response_body: str = ""
+    error: str | None = None
+    abandoned: bool = False
+
+    @property
+    def response_json(self) -> Any:
+        try:
+            return json.loads(self.response_body) if self.response_body else None
+        except ValueError:
+            return None
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.response_headers.items():
+            if key.lower() == lname:
+                return value
+        return None
+
+    @property
+    def server_ms(self) -> float | None:
+        """The gateway's own processing time, from ``Server-Timing: app;dur=…``."""
+        raw = self.header("Server-Timing") or ""
+        for part in raw.split(","):
+            fields = [f.strip() for f in part.split(";")]
+            for f in fields[1:]:
+                if f.startswith("dur="):
+                    try:
+                        return float(f[4:])
+                    except ValueError:
+                        return None
+        return None
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """Every sample of one scrape, keyed by (name, labels)."""
+
+    taken_at: float
+    samples: Mapping[SeriesKey, float]
+
+    def value(self, name: str, labels: Mapping[str, str] | None = None) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels``."""
+        want = set((labels or {}).items())
+        return sum(v for (n, ls), v in self.samples.items() if n == name and want <= ls)
+
+    def label_sets(self, name: str) -> list[dict[str, str]]:
+        return [dict(ls) for (n, ls) in self.samples if n == name]
+
+
+@dataclass(frozen=True)
+class LogLine:
+    seen_at: float
+    record: Mapping[str, Any]
+    raw: str
+
+
+@dataclass(frozen=True)
+class AlertPost:
+    seen_at: float
+    payload: Mapping[str, Any]
+
+    @property
+    def text(self) -> str:
+        return json.dumps(self.payload, ensure_ascii=False)
+
+
+@dataclass
+class Evidence:
+    """Everything observed for one run of a scenario."""
+
+    plan: Plan
+    exchanges: list[Exchange] = field(default_factory=list)
+    metrics_before: MetricsSnapshot | None = None
+    metrics_after: MetricsSnapshot | None = None
+    metric_seen_at: dict[int, float] = field(default_factory=dict)
+    logs: list[LogLine] = field(default_factory=list)
+    alerts: list[AlertPost] = field(default_factory=list)
+    calcom: list[JournalEntry] = field(default_factory=list)
+    cleanup: list[Exchange] = field(default_factory=list)
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def for_call(self, call_index: int) -> list[Exchange]:
+        return [x for x in self.exchanges if x.call_index == call_index]
+
+    def correlation_ids(self, call_index: int, header: str = "X-Correlation-ID") -> set[str]:
+        return {v for x in self.for_call(call_index) if (v := x.header(header))}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: passed or not, one line why, and what it looked at."""
+
+    check: str
+    passed: bool
+    reason: str
+    expected: str = ""
+    seen: str = ""
+    call_id: str | None = None
+    correlation_id: str | None = None
+    step: str | None = None
+    evidence: Any = None
+
+
+@dataclass
+class Verdict:
+    scenario: str
+    results: list[CheckResult]
+    evidence: Evidence
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.passed]
+
+    def failed_checks(self) -> set[str]:
+        return {r.check for r in self.failures}

@@ -1,0 +1,30 @@
+"""Observers: read the evidence a synthetic call leaves behind (one module per backend).
+
+Each backend implements one of the small protocols in :mod:`.base`: a metrics
+source (``snapshot()``) or a cursor source (``mark()`` / ``read(after)``).
+"""
+
+from __future__ import annotations
+
+from ._alerts import SlackSink, parse_received_at
+from ._calcom import CalcomJournal
+from ._http import endpoint_name
+from ._logs import GatewayLogStream, JsonLinesFile, log_line
+from ._metrics import MetricsScraper, parse_exposition
+from .base import CursorSource, MetricsSource
+from .collect import poll_until
+
+__all__ = [
+    "CalcomJournal",
+    "CursorSource",
+    "GatewayLogStream",
+    "JsonLinesFile",
+    "MetricsScraper",
+    "MetricsSource",
+    "SlackSink",
+    "endpoint_name",
+    "log_line",
+    "parse_exposition",
+    "parse_received_at",
+    "poll_until",
+]

@@ -1,0 +1,115 @@
+"""One GET/POST helper for every HTTP-backed source, so errors read the same everywhere.
+
+Each failure becomes an :class:`~probes._errors.ObserverError` that names the
+endpoint (scheme, host, port and path only: never the query, user info or a
+token) and says what happened, because "could not read the metrics" without
+the where and why sends people to the wrong machine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from .._errors import ObserverError
+
+__all__ = ["PagedReader", "endpoint_name", "expect_page", "request_json", "request_text"]
+
+T = TypeVar("T")
+MAX_PAGES = 1000
+
+
+def endpoint_name(url: str | httpx.URL) -> str:
+    """``url`` without query, fragment or credentials, for error messages."""
+    try:
+        u = httpx.URL(str(url))
+    except (httpx.InvalidURL, TypeError):
+        return "<invalid URL>"
+    port = f":{u.port}" if u.port is not None else ""
+    return f"{u.scheme}://{u.host}{port}{u.path}"
+
+
+async def request_text(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    json_body: Any = None,
+    timeout: float | None = None,
+) -> str:
+    """The body of a 2xx answer; anything else is an ObserverError naming ``what`` and the endpoint."""
+    where = f"{what} at {endpoint_name(url)}"
+    kwargs: dict[str, Any] = {"params": params, "headers": headers}
+    if json_body is not None:
+        kwargs["json"] = json_body
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.TimeoutException:
+        raise ObserverError(f"{where}: no answer before the timeout") from None
+    except httpx.HTTPError as exc:
+        raise ObserverError(f"{where}: cannot connect ({type(exc).__name__}: {exc})") from None
+    if response.status_code in (401, 403):
+        raise ObserverError(
+            f"{where}: answered {response.status_code}, the credentials were refused (check the bearer token)"
+        )
+    if not response.is_success:
+        raise ObserverError(f"{where}: answered {response.status_code}, expected 2xx")
+    return response.text
+
+
+async def request_json(client: httpx.AsyncClient, method: str, url: str, *, what: str, **kwargs: Any) -> Any:
+    """:func:`request_text`, parsed as JSON; a non-JSON answer is an ObserverError too."""
+    text = await request_text(client, method, url, what=what, **kwargs)
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        raise ObserverError(f"{what} at {endpoint_name(url)}: the answer is not JSON ({text[:80]!r})") from None
+
+
+def expect_page(data: Any, items_key: str, *, what: str, url: str) -> tuple[list[Any], int]:
+    """``{items_key: [...], "next": n}`` → (items, n), or an ObserverError describing the shape."""
+    if not isinstance(data, dict) or not isinstance(data.get(items_key), list) or not isinstance(data.get("next"), int):
+        got = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ObserverError(
+            f"{what} at {endpoint_name(url)}: expected {{\"{items_key}\": [...], \"next\": <int>}}, got {got}"
+        )
+    return data[items_key], data["next"]
+
+
+class PagedReader(Generic[T]):
+    """Cursor bookkeeping shared by the HTTP streams (gateway logs, alert sink, Cal.com journal).
+
+    ``page(after)`` fetches one page; ``read`` follows pages until the source
+    has nothing newer, and ``mark`` does the same from the last cursor this
+    reader saw, so only the first mark walks the whole buffer.
+    """
+
+    def __init__(self, page: Callable[[int], Awaitable[tuple[list[T], int]]]) -> None:
+        self._page = page
+        self._known = 0
+
+    async def mark(self) -> int:
+        _, cursor = await self.read(self._known)
+        return cursor
+
+    async def read(self, after: int) -> tuple[list[T], int]:
+        items: list[T] = []
+        cursor = after
+        for _ in range(MAX_PAGES):
+            got, nxt = await self._page(cursor)
+            if not got:
+                break
+            items.extend(got)
+            if nxt <= cursor:  # a source that does not advance: stop rather than loop
+                break
+            cursor = nxt
+        self._known = max(self._known, cursor)
+        return items, cursor

@@ -1,0 +1,146 @@
+"""Target profiles: where a gateway is and what its contract is called.
+
+The catalogue is written against the default contract (DESIGN.md names); a
+profile says where the gateway listens, where its metrics, logs, alerts and
+Cal.com mock can be read, and how the contract names differ. Secrets are never
+stored in the file: the profile names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._defaults import DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
+from ._errors import ConfigError
+from ._plan import Paths
+
+__all__ = ["Contract", "LogSourceConfig", "Secrets", "TargetProfile", "load_profile", "profile_from_env"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsConfig(_Model):
+    webhook: str = "/api/retell/webhook"
+    inbound: str = "/api/retell/inbound"
+    function: str = "/api/retell/functions/{name}"
+
+    def to_paths(self) -> Paths:
+        return Paths(webhook=self.webhook, inbound=self.inbound, function=self.function)
+
+
+class Contract(_Model):
+    """Names of the observability contract; defaults are DESIGN.md's."""
+
+    correlation_header: str = "X-Correlation-ID"
+    metric_names: dict[str, str] = Field(default_factory=dict, description="default name → the target's name")
+    metric_labels: dict[str, str] = Field(default_factory=dict, description="default label → the target's label")
+    log_correlation_field: str = "correlation_id"
+    log_call_id_field: str = "call_id"
+    log_event_field: str = "event"
+    log_level_field: str = "level"
+
+    def metric(self, name: str) -> str:
+        return self.metric_names.get(name, name)
+
+    def labels(self, labels: dict[str, str]) -> dict[str, str]:
+        return {self.metric_labels.get(k, k): v for k, v in labels.items()}
+
+
+class LogSourceConfig(_Model):
+    kind: Literal["gateway", "file", "none"] = "gateway"
+    url: str | None = Field(default=None, description="log stream (kind=gateway), default <base_url>/api/logs")
+    path: str | None = Field(default=None, description="JSON-lines file (kind=file)")
+
+
+class TargetProfile(_Model):
+    name: str = "embedded"
+    base_url: str
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+    retell_api_key_env: str = ENV_RETELL_API_KEY
+    metrics_url: str | None = Field(default=None, description="default <base_url>/api/metrics; null disables")
+    metrics_token_env: str | None = ENV_METRICS_TOKEN
+    logs: LogSourceConfig = Field(default_factory=LogSourceConfig)
+    alert_sink_url: str | None = Field(default=None, description="the sink's messages API (GET …/api/messages)")
+    calcom_mock_url: str | None = Field(default=None, description="admin API base of the Cal.com mock the target uses")
+    contract: Contract = Field(default_factory=Contract)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    telemetry_deadline_s: float = Field(default=5.0, gt=0, description="how long to wait for logs, metrics and alerts")
+    quiet_period_s: float = Field(default=0.6, ge=0, description="how long to watch for alerts that must not come")
+    demo_secrets: bool = Field(default=False, description="use the embedded target's public demo keys")
+
+    @property
+    def resolved_metrics_url(self) -> str | None:
+        return self.metrics_url if self.metrics_url is not None else f"{self.base_url.rstrip('/')}/api/metrics"
+
+    @property
+    def resolved_log_url(self) -> str:
+        return self.logs.url or f"{self.base_url.rstrip('/')}/api/logs"
+
+    def secrets(self) -> Secrets:
+        key = os.environ.get(self.retell_api_key_env) or (DEMO_RETELL_API_KEY if self.demo_secrets else "")
+        if not key:
+            raise ConfigError(f"target {self.name!r}: the Retell API key is not set (environment variable {self.retell_api_key_env})")
+        token = os.environ.get(self.metrics_token_env) if self.metrics_token_env else None
+        if token is None and self.demo_secrets:
+            token = DEMO_METRICS_TOKEN
+        return Secrets(retell_api_key=key, metrics_token=token)
+
+
+class Secrets:
+    """Keys resolved from the environment; ``repr`` never shows them."""
+
+    __slots__ = ("metrics_token", "retell_api_key")
+
+    def __init__(self, *, retell_api_key: str, metrics_token: str | None) -> None:
+        self.retell_api_key = retell_api_key
+        self.metrics_token = metrics_token
+
+    def __repr__(self) -> str:
+        return "Secrets(retell_api_key=[redacted], metrics_token=[redacted])"
+
+    def values(self) -> list[str]:
+        return [v for v in (self.retell_api_key, self.metrics_token) if v]
+
+
+def load_profile(path: str | Path) -> TargetProfile:
+    """Read a profile YAML file; errors name the file and the field."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the target profile ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: the target profile is not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: a target profile is a mapping with at least base_url")
+    data.setdefault("name", p.stem)
+    try:
+        return TargetProfile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        raise ConfigError(f"{p}: {loc}: {err['msg']}") from None
+
+
+def profile_from_env(environ: dict[str, str] | None = None) -> TargetProfile | None:
+    """A profile from ``CALLPROBE_TARGET_URL`` & co., or None when that is unset."""
+    env = os.environ if environ is None else environ
+    url = env.get("CALLPROBE_TARGET_URL")
+    if not url:
+        return None
+    logs = LogSourceConfig(kind="file", path=env["CALLPROBE_LOG_FILE"]) if env.get("CALLPROBE_LOG_FILE") else LogSourceConfig()
+    return TargetProfile(
+        name="env",
+        base_url=url,
+        metrics_url=env.get("CALLPROBE_METRICS_URL"),
+        logs=logs,
+        alert_sink_url=env.get("CALLPROBE_ALERT_SINK_URL"),
+        calcom_mock_url=env.get("CALLPROBE_CALCOM_MOCK_URL"),
+    )

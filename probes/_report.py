@@ -1,0 +1,157 @@
+"""Render a Verdict: failure text that reads like an assertion diff, and a JSON form.
+
+The failure text is what a pytest run or a cron mail shows first, so it leads
+with what was expected and what was seen for each failed check, names the call
+and step, and ends with the one string that finds the call in the gateway's
+logs: its correlation ID. Neither form ever contains a secret: signatures and
+bearer tokens are replaced by ``[redacted]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ._evidence import CheckResult, Evidence, Exchange, Verdict
+
+__all__ = ["REDACTED", "SECRET_HEADERS", "format_failure", "redact_headers", "verdict_to_json"]
+
+REDACTED = "[redacted]"
+SECRET_HEADERS = frozenset(
+    {"x-retell-signature", "authorization", "proxy-authorization", "cookie", "set-cookie", "x-cal-secret-key", "x-api-key"}
+)
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with the value of every secret-bearing header replaced by ``[redacted]``."""
+    return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def _call_number(evidence: Evidence, call_id: str | None) -> int | None:
+    if not call_id:
+        return None
+    for x in evidence.exchanges:
+        if x.call_id == call_id:
+            return x.call_index + 1
+    return next((c.index + 1 for c in evidence.plan.calls if c.call_id == call_id), None)
+
+
+def _where(result: CheckResult, evidence: Evidence) -> str | None:
+    """``call 1 (call_id …, correlation_id …) step book_appointment``, or None when nothing is known."""
+    parts = []
+    number = _call_number(evidence, result.call_id)
+    ids = [f"call_id {result.call_id}"] if result.call_id else []
+    if result.correlation_id:
+        ids.append(f"correlation_id {result.correlation_id}")
+    if number is not None:
+        parts.append(f"call {number}" + (f" ({', '.join(ids)})" if ids else ""))
+    elif ids:
+        parts.append(", ".join(ids))
+    if result.step:
+        parts.append(f"step {result.step}")
+    return " ".join(parts) or None
+
+
+def _failure_lines(result: CheckResult, evidence: Evidence) -> list[str]:
+    lines = [f"✗ {result.check} — {result.reason}"]
+    where = _where(result, evidence)
+    if where:
+        lines.append(f"  {where}")
+    if result.expected:
+        lines.append(f"  expected: {result.expected}")
+    if result.seen:
+        lines.append(f"  seen:     {result.seen}")
+    return lines
+
+
+def format_failure(verdict: Verdict) -> str:
+    """The failed checks of ``verdict`` as an assertion diff, ending with a log-search hint."""
+    failures = verdict.failures
+    total = len(verdict.results)
+    if not failures:
+        return f"scenario {verdict.scenario}: all {total} checks passed"
+    lines = [f"scenario {verdict.scenario}: {len(failures)} of {total} checks failed"]
+    for result in failures:
+        lines += _failure_lines(result, verdict.evidence)
+    ids = list(dict.fromkeys(r.correlation_id for r in failures if r.correlation_id))
+    if ids:
+        lines.append("search your logs for " + " or ".join(f"correlation_id={i}" for i in ids))
+    else:
+        call_ids = list(dict.fromkeys(r.call_id for r in failures if r.call_id))
+        if call_ids:
+            lines.append("search your logs for " + " or ".join(f"call_id={c}" for c in call_ids))
+    return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types for anything a check put in its evidence (dataclasses, sets, models, floats)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [_jsonable(v) for v in items]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return _jsonable(dump(mode="json"))
+    return str(value)
+
+
+def _exchange(x: Exchange) -> dict[str, Any]:
+    return {
+        "call": x.call_index + 1,
+        "call_id": x.call_id,
+        "step": x.step,
+        "delivery": x.delivery,
+        "kind": x.kind,
+        "method": x.method,
+        "path": x.path,
+        "request_headers": redact_headers(x.request_headers),
+        "request_body": x.request_body,
+        "sent_at": x.sent_at,
+        "latency_ms": x.latency_ms,
+        "server_ms": x.server_ms,
+        "status": x.status,
+        "response_headers": redact_headers(x.response_headers),
+        "response_body": x.response_body,
+        "error": x.error,
+        "abandoned": x.abandoned,
+    }
+
+
+def _result(r: CheckResult) -> dict[str, Any]:
+    return {
+        "check": r.check,
+        "passed": r.passed,
+        "reason": r.reason,
+        "expected": r.expected,
+        "seen": r.seen,
+        "call_id": r.call_id,
+        "correlation_id": r.correlation_id,
+        "step": r.step,
+        "evidence": _jsonable(r.evidence),
+    }
+
+
+def verdict_to_json(verdict: Verdict) -> dict[str, Any]:
+    """A JSON-ready dict of the verdict: results, exchanges (headers redacted) and evidence counts."""
+    ev = verdict.evidence
+    return {
+        "scenario": verdict.scenario,
+        "passed": verdict.passed,
+        "checks": len(verdict.results),
+        "failed": len(verdict.failures),
+        "failed_checks": sorted(verdict.failed_checks()),
+        "run": {"run_id": ev.plan.run_id, "seed": ev.plan.seed, "started_at": ev.started_at, "finished_at": ev.finished_at},
+        "results": [_result(r) for r in verdict.results],
+        "exchanges": [_exchange(x) for x in ev.exchanges],
+        "observed": {"log_lines": len(ev.logs), "alerts": len(ev.alerts), "calcom_requests": len(ev.calcom)},
+        "notes": list(ev.notes),
+    }

@@ -1,0 +1,171 @@
+"""Send a plan's requests at their offsets and record what happened. No checking here.
+
+Each call of the plan runs as its own task, so concurrent calls really overlap.
+Within a call a request leaves at ``send_at × time_scale`` after the start
+(the replay pacing), duplicates of one step go one after the other as Retell's
+redeliveries do, and a step that takes arguments from an earlier answer waits
+for that answer. Requests are signed at the moment they are sent, exactly like
+Retell, so a plan replays correctly whenever it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+
+from ._evidence import Exchange
+from ._plan import Plan, PlannedCall, PlannedRequest, resolve_args_from, signature_header
+from ._retell import StepSpec, render_call
+from ._signing import SIGNATURE_HEADER, now_ms
+from ._wire import dumps
+
+__all__ = ["REDACTED", "RunOptions", "cancel_bookings", "redact_headers", "run_plan"]
+
+REDACTED = "[redacted]"
+_SECRET_HEADERS = {SIGNATURE_HEADER.lower(), "authorization", "x-cal-secret-key", "cookie", "x-api-key"}
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers as they may appear in reports: signatures and credentials hidden."""
+    return {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    base_url: str
+    api_key: str = field(repr=False)
+    time_scale: float = 0.02
+    timeout_s: float = 10.0
+
+
+@dataclass
+class _CallState:
+    """One call's progress: its (re-rendered) plan and the answers so far."""
+
+    call: PlannedCall
+    answers: dict[str, Any] = field(default_factory=dict)
+    done: dict[int, asyncio.Event] = field(default_factory=dict)
+
+    def finished(self, step_index: int) -> asyncio.Event:
+        return self.done.setdefault(step_index, asyncio.Event())
+
+
+async def _send(client: httpx.AsyncClient, req: PlannedRequest, body: str, opts: RunOptions) -> Exchange:
+    headers = dict(req.headers)
+    if req.step.is_retell:
+        sig = signature_header(body, req.step.signature, opts.api_key, now_ms())
+        headers.pop(SIGNATURE_HEADER, None)
+        if sig is not None:
+            headers[SIGNATURE_HEADER] = sig
+    base = Exchange(
+        call_index=req.call_index, call_id=req.call_id, step_index=req.step_index, step=req.step.label,
+        delivery=req.delivery, kind=req.kind, method=req.method, path=req.path,
+        request_headers=redact_headers(headers), request_body=body, sent_at=time.time(), expect=req.step.expect,
+    )
+    started = time.perf_counter()
+    limit = req.step.abandon_after_ms / 1000 if req.step.abandon_after_ms else None
+    try:
+        request = client.build_request(req.method, opts.base_url.rstrip("/") + req.path, content=body.encode() or None, headers=headers)
+        response = await asyncio.wait_for(client.send(request), timeout=limit)
+    except TimeoutError:
+        return _finish(base, started, abandoned=True, error=f"caller hung up after {limit * 1000:.0f} ms" if limit else "timeout")
+    except httpx.TimeoutException:
+        return _finish(base, started, error=f"no answer within {opts.timeout_s:g} s (timeout)")
+    except httpx.HTTPError as exc:
+        return _finish(base, started, error=f"{type(exc).__name__}: {exc or 'connection failed'}")
+    return _finish(base, started, response=response)
+
+
+def _finish(base: Exchange, started: float, *, response: httpx.Response | None = None, error: str | None = None, abandoned: bool = False) -> Exchange:
+    latency = (time.perf_counter() - started) * 1000
+    if response is None:
+        return replace(base, latency_ms=None if abandoned else latency, error=error, abandoned=abandoned)
+    return replace(
+        base, latency_ms=latency, status=response.status_code, response_headers=dict(response.headers), response_body=response.text
+    )
+
+
+async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, opts: RunOptions, t0: float) -> list[Exchange]:
+    state = _CallState(call=call)
+    order = sorted(call.requests, key=lambda r: (r.send_at_s, r.step_index, r.delivery))
+    tasks: dict[tuple[int, int], asyncio.Task[Exchange]] = {}
+    for req in order:
+        delay = t0 + req.send_at_s * opts.time_scale - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)  # replay pacing: the call's own timeline, compressed
+        tasks[(req.step_index, req.delivery)] = asyncio.create_task(_deliver(client, plan, state, req, opts, tasks))
+    return list(await asyncio.gather(*tasks.values()))
+
+
+async def _deliver(
+    client: httpx.AsyncClient, plan: Plan, state: _CallState, req: PlannedRequest, opts: RunOptions,
+    tasks: Mapping[tuple[int, int], asyncio.Task[Exchange]],
+) -> Exchange:
+    if req.delivery > 1:  # a redelivery follows the previous attempt, as Retell's do
+        await tasks[(req.step_index, req.delivery - 1)]
+    step = req.step
+    body = req.body
+    if step.args_from:
+        for ref in step.args_from.values():
+            label = ref.split(".", 1)[0]
+            for i, s in enumerate(plan.scenario.steps):
+                if s.label == label:
+                    await state.finished(i).wait()
+        where = f"{plan.scenario.source or plan.scenario.name}: steps[{req.step_index}]"
+        args = resolve_args_from(step, req.call_index, state.answers, where=where)
+        state.call = plan.rebind(state.call, {req.step_index: args})
+        body = next(r.body for r in state.call.requests if r.step_index == req.step_index and r.delivery == req.delivery)
+    exchange = await _send(client, req, body, opts)
+    if req.delivery == step.repeat:
+        state.answers[step.label] = exchange.response_json
+        state.finished(req.step_index).set()
+    return exchange
+
+
+async def run_plan(plan: Plan, client: httpx.AsyncClient, opts: RunOptions) -> list[Exchange]:
+    """Replay every call of ``plan`` concurrently; return the exchanges in send order."""
+    t0 = time.monotonic()
+    per_call = await asyncio.gather(*(_run_call(client, plan, c, opts, t0) for c in plan.calls))
+    return sorted((x for xs in per_call for x in xs), key=lambda x: x.sent_at)
+
+
+def _booked_uids(exchanges: list[Exchange]) -> list[tuple[int, str]]:
+    out = []
+    for x in exchanges:
+        answer = x.response_json
+        if x.kind == "function" and isinstance(answer, dict) and answer.get("booked") and answer.get("booking_uid"):
+            out.append((x.call_index, str(answer["booking_uid"])))
+    return list(dict.fromkeys(out))
+
+
+async def cancel_bookings(plan: Plan, exchanges: list[Exchange], client: httpx.AsyncClient, opts: RunOptions) -> list[Exchange]:
+    """Leave nothing behind: cancel, through the gateway, every booking the probe made."""
+    done: list[Exchange] = []
+    for call_index, uid in _booked_uids(exchanges):
+        call = plan.calls[call_index]
+        at = max((s.at_s for s in call.steps), default=0.0) + 1.0
+        extra = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": "callprobe synthetic call cleanup"})
+        payload = render_call(call.spec, (*call.steps, extra))[-1].payload
+        body = dumps(payload)
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", opts.api_key, now_ms()) or ""}
+        url = opts.base_url.rstrip("/") + plan.paths.function.format(name="cancel_appointment")
+        try:
+            response = await client.post(url, content=body.encode(), headers=headers)
+            status, text = response.status_code, response.text
+        except httpx.HTTPError as exc:
+            status, text = None, f"{type(exc).__name__}"
+        done.append(
+            Exchange(
+                call_index=call_index, call_id=call.call_id, step_index=-1, step="cleanup: cancel_appointment", delivery=1,
+                kind="cleanup", method="POST", path=plan.paths.function.format(name="cancel_appointment"),
+                request_headers=redact_headers(headers), request_body=body, sent_at=time.time(),
+                expect=call.requests[0].step.expect.model_copy(update={"status": None, "body": None}),
+                status=status, response_body=text if status is not None else "", error=None if status else text,
+            )
+        )
+    return done

@@ -1,0 +1,262 @@
+"""The scenario file: one synthetic call (or a batch of identical concurrent calls).
+
+A scenario is data a reviewer can read: who calls, which Retell requests arrive
+when, what Cal.com answers, and what the people on call must be able to see
+afterwards. It is validated strictly (unknown keys are errors) because a typo
+in an expectation would otherwise turn a check into one that cannot fail.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ._calcom import CalcomScript
+from ._errors import ScenarioError
+
+__all__ = [
+    "AlertExpectation",
+    "CalcomExpectation",
+    "CallerSpec",
+    "CorrelationExpectation",
+    "Expectations",
+    "LatencyExpectation",
+    "LogExpectation",
+    "MetricExpectation",
+    "Scenario",
+    "Step",
+    "StepExpectation",
+    "TelemetryExpectation",
+    "load_scenario",
+    "parse_scenario",
+]
+
+EventName = Literal[
+    "call_inbound",
+    "call_started",
+    "call_ended",
+    "call_analyzed",
+    "transcript_updated",
+    "transfer_started",
+    "transfer_bridged",
+    "transfer_cancelled",
+    "transfer_ended",
+]
+SignatureMode = Literal["valid", "missing", "forged", "stale", "malformed"]
+_ARG_REF = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_]+(\[\d+\])?$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StepExpectation(_Model):
+    """What the gateway must answer to one step."""
+
+    status: int | list[int] | None = None
+    body: dict[str, Any] | None = Field(default=None, description="subset the JSON response must contain")
+    within_ms: float | None = Field(default=None, gt=0, description="latency SLA for this request")
+    correlation_header: bool = True
+
+
+class Step(_Model):
+    """One request Retell makes during the call.
+
+    Exactly one of ``event``, ``function`` or ``http`` names it (``http`` is
+    not Retell's: a plain request such as a readiness probe during a fault). ``at`` is the story time
+    (seconds from call start, goes into the payload); ``send_at`` the time it is
+    delivered, for out-of-order deliveries (default: ``at``).
+    """
+
+    event: EventName | None = None
+    function: str | None = None
+    http: str | None = Field(default=None, description="a plain, unsigned request to this target path (e.g. /health/ready)")
+    name: str | None = Field(default=None, description="step name used in reports and args_from")
+    at: float = 0.0
+    send_at: float | None = None
+    args: dict[str, Any] | None = None
+    args_from: dict[str, str] = Field(default_factory=dict)
+    args_from_per_call: bool = Field(default=False, description="concurrent call n takes item [i + n], so calls do not race for one slot")
+    args_at_root: bool = False
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    outcome: Literal["slots", "no_slots", "booked", "slot_taken", "error", "cancelled", "hangup"] | None = None
+    disconnection_reason: str | None = None
+    signature: SignatureMode = "valid"
+    repeat: int = Field(default=1, ge=1, le=10, description="deliveries of the same request (duplicates)")
+    resign_repeats: bool = Field(default=False, description="duplicates carry a fresh signature timestamp")
+    correlation_id: str | None = Field(default=None, description="send this X-Correlation-ID header")
+    traceparent: bool = Field(default=False, description="send a W3C traceparent header")
+    abandon_after_ms: float | None = Field(default=None, gt=0, description="hang up: stop waiting for the answer")
+    expect: StepExpectation = Field(default_factory=StepExpectation)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Step:
+        if sum(k is not None for k in (self.event, self.function, self.http)) != 1:
+            raise ValueError("a step needs exactly one of 'event', 'function' or 'http'")
+        if self.function is None and (self.args or self.args_from or self.args_at_root):
+            raise ValueError("args, args_from and args_at_root belong to function steps")
+        for key, ref in self.args_from.items():
+            if not _ARG_REF.match(ref):
+                raise ValueError(f"args_from.{key}: {ref!r} is not of the form '<step>.<field>' or '<step>.<field>[<n>]'")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.function or self.http or str(self.event)
+
+    @property
+    def is_retell(self) -> bool:
+        return self.http is None
+
+
+class CallerSpec(_Model):
+    locale: Literal["en_US", "de_DE"] = "en_US"
+    seed: int | None = None
+    direction: Literal["inbound", "outbound"] = "inbound"
+    dynamic_variables: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class CorrelationExpectation(_Model):
+    continuity: bool = True
+    distinct_across_calls: bool = True
+    in_logs: bool = True
+    in_alerts: bool = True
+    in_calcom_requests: bool = True
+
+
+class MetricExpectation(_Model):
+    """A metric delta between before and after the call.
+
+    Counters are exact (``delta``); histograms are checked by ``count_delta`` and,
+    with ``le``, by the delta of one bucket.
+    """
+
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    delta: float | None = None
+    count_delta: float | None = None
+    le: str | None = None
+    bucket_delta: float | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MetricExpectation:
+        if self.delta is None and self.count_delta is None and self.bucket_delta is None:
+            raise ValueError("a metric expectation needs delta, count_delta or bucket_delta")
+        if (self.le is None) != (self.bucket_delta is None):
+            raise ValueError("le and bucket_delta go together")
+        return self
+
+
+class LogExpectation(_Model):
+    event: str
+    level: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+    min_count: int = Field(default=1, ge=0)
+    max_count: int | None = None
+
+
+class CalcomExpectation(_Model):
+    endpoint: str
+    count: int | None = None
+    min_count: int | None = None
+    query: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlertExpectation(_Model):
+    count: int | None = Field(default=None, description="exact number of alert posts for this scenario")
+    contains: list[str] = Field(default_factory=list, description="text every alert must contain")
+
+
+class LatencyExpectation(_Model):
+    kind: Literal["webhook", "function", "any"] = "any"
+    percentile: float = Field(default=95, gt=0, le=100)
+    max_ms: float = Field(gt=0)
+
+
+class TelemetryExpectation(_Model):
+    logs_ms: float | None = None
+    metrics_ms: float | None = None
+    alerts_ms: float | None = None
+
+
+class Expectations(_Model):
+    correlation: CorrelationExpectation = Field(default_factory=CorrelationExpectation)
+    metrics: list[MetricExpectation] = Field(default_factory=list)
+    logs: list[LogExpectation] = Field(default_factory=list)
+    pii_free_logs: bool = True
+    calcom: list[CalcomExpectation] = Field(default_factory=list)
+    alerts: AlertExpectation | None = None
+    latency: list[LatencyExpectation] = Field(default_factory=list)
+    telemetry_within: TelemetryExpectation = Field(default_factory=TelemetryExpectation)
+
+
+class Scenario(_Model):
+    name: str
+    description: str = ""
+    markers: list[str] = Field(default_factory=list)
+    severity: Literal["blocker", "critical", "normal", "minor", "trivial"] = "normal"
+    epic: str | None = None
+    feature: str | None = None
+    story: str | None = None
+    caller: CallerSpec = Field(default_factory=CallerSpec)
+    calls: int = Field(default=1, ge=1, le=100, description="identical calls placed concurrently")
+    runs: int = Field(default=1, ge=1, le=1000, description="repetitions, for percentile SLAs")
+    time_scale: float = Field(default=0.02, gt=0, le=1, description="1 = real time; 0.02 = 50x faster")
+    calcom: CalcomScript = Field(default_factory=CalcomScript)
+    steps: list[Step] = Field(min_length=1)
+    expect: Expectations = Field(default_factory=Expectations)
+    source: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _refs(self) -> Scenario:
+        labels = [s.label for s in self.steps]
+        for i, step in enumerate(self.steps):
+            for key, ref in step.args_from.items():
+                target = ref.split(".", 1)[0]
+                if target not in labels[:i]:
+                    raise ValueError(f"steps[{i}].args_from.{key}: no earlier step is named {target!r}")
+        return self
+
+
+def _loc(error: dict[str, Any]) -> str:
+    out = ""
+    for part in error.get("loc", ()):
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_scenario(data: Any, *, source: str = "<scenario>") -> Scenario:
+    """Validate already-parsed YAML/JSON; errors name the source and the field."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"expected a mapping at the top level, got {type(data).__name__}", path=source)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        got = first.get("input")
+        shown = "" if isinstance(got, dict | list) else f"; got {got!r}"
+        raise ScenarioError(f"{first['msg']}{shown}{more}", path=source, field=_loc(first)) from None
+    return scenario.model_copy(update={"source": source})
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the file ({exc.strerror})", path=str(p)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ScenarioError(f"{where}not valid YAML ({getattr(exc, 'problem', exc)})", path=str(p)) from None
+    return parse_scenario(data, source=str(p))

@@ -1,0 +1,179 @@
+"""The callprobe pytest plugin (registered through the ``pytest11`` entry point).
+
+``pytest scenarios/`` collects every YAML scenario under a ``scenarios``
+directory as one test item. With no configuration the items run against the
+embedded default target (reference gateway, Cal.com mock and alert sink on
+loopback); ``--target PROFILE`` or ``CALLPROBE_TARGET_URL`` points the same
+catalogue at another gateway. Python scenarios use the ``callprobe`` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._errors import CheckFailed, ProbeError
+from ._evidence import Verdict
+from ._probe import probe_sync
+from ._profile import TargetProfile, load_profile, profile_from_env
+from ._report import format_failure
+from ._scenario import Scenario, load_scenario, parse_scenario
+
+__all__ = ["MARKERS", "ScenarioFailed", "ScenarioItem", "Targets"]
+
+MARKERS = {
+    "booking": "scenarios that book, move or cancel an appointment",
+    "alerts": "scenarios that assert alerts fired or stayed silent",
+    "signatures": "scenarios about Retell signature verification",
+    "correlation": "scenarios about correlation IDs across a call",
+    "resilience": "Cal.com failures, latency, hangs and rate limits",
+    "delivery": "duplicate and out-of-order Retell deliveries",
+    "concurrency": "several synthetic calls at once",
+    "health": "liveness and readiness endpoints",
+    "smoke": "the fastest useful subset",
+}
+DOCS = "see README.md, 'Scenario files'"
+
+
+class ScenarioFailed(CheckFailed):
+    """A scenario's verdict was negative; ``verdict`` holds the evidence."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+        first = verdict.failures[0]
+        super().__init__(check=first.check, title=first.reason, detail=format_failure(verdict))
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class Targets:
+    """Where scenarios run: a profile, or the embedded world started on first use."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._world: Any = None
+        path = config.getoption("callprobe_target")
+        self.profile: TargetProfile | None = load_profile(path) if path else profile_from_env()
+        self.defects = frozenset(config.getoption("gateway_defect") or ())
+
+    def for_item(self) -> TargetProfile:
+        if self.profile is not None:
+            return self.profile
+        if self._world is None:
+            from ._embedded import EmbeddedWorld
+
+            self._world = EmbeddedWorld(defects=self.defects).start()
+        return self._world.gateway()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self._world is not None:
+            self._world.stop()
+            self._world = None
+
+
+_TARGETS = pytest.StashKey[Targets]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("callprobe", "callprobe synthetic calls")
+    group.addoption("--target", dest="callprobe_target", metavar="PROFILE", default=os.environ.get("CALLPROBE_TARGET"),
+                    help="target profile YAML (default: the embedded reference gateway; CALLPROBE_TARGET_URL also works)")
+    group.addoption("--gateway-defect", dest="gateway_defect", action="append", default=[], metavar="NAME",
+                    help="start the embedded reference gateway with this seeded defect (repeatable)")
+    group.addoption("--callprobe-seed", dest="callprobe_seed", type=int, default=None, metavar="N",
+                    help="override every scenario's seed")
+    group.addoption("--callprobe-default-traceback", dest="callprobe_default_traceback", action="store_true",
+                    help="show Python tracebacks instead of the scenario failure report")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text} ({DOCS})")
+    try:
+        config.stash[_TARGETS] = Targets(config)
+    except ProbeError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    targets = config.stash.get(_TARGETS, None)
+    if targets is not None:
+        targets.close()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.File | None:
+    if file_path.suffix in (".yaml", ".yml") and "scenarios" in file_path.parent.parts:
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        try:
+            scenario = load_scenario(self.path)
+        except ProbeError as exc:
+            raise self.CollectError(str(exc)) from None
+        item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+        for marker in scenario.markers:
+            item.add_marker(marker)
+        yield item
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario file: all its calls and runs, judged by every applicable check."""
+
+    def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.verdict: Verdict | None = None
+
+    def runtest(self) -> None:
+        __tracebackhide__ = True
+        targets = self.config.stash[_TARGETS]
+        profile = targets.for_item()
+        self.verdict = probe_sync(self.scenario, profile, seed=self.config.getoption("callprobe_seed"))
+        self.user_properties.append(("callprobe_checks", [(r.check, r.passed) for r in self.verdict.results]))
+        if not self.verdict.passed:
+            raise ScenarioFailed(self.verdict) from None
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if self.config.getoption("callprobe_default_traceback"):
+            return super().repr_failure(excinfo)
+        if isinstance(excinfo.value, ScenarioFailed | ProbeError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario: {self.name}"
+
+
+class CallprobeRunner:
+    """The ``callprobe`` fixture: run a scenario written in Python."""
+
+    def __init__(self, targets: Targets, seed: int | None) -> None:
+        self._targets = targets
+        self._seed = seed
+        self.profile: TargetProfile | None = None
+
+    def run(self, scenario: Scenario | dict[str, Any], *, seed: int | None = None) -> Verdict:
+        parsed = scenario if isinstance(scenario, Scenario) else parse_scenario(scenario, source="<python scenario>")
+        self.profile = self._targets.for_item()
+        return probe_sync(parsed, self.profile, seed=seed if seed is not None else self._seed)
+
+    def assert_passes(self, scenario: Scenario | dict[str, Any], *, seed: int | None = None) -> Verdict:
+        __tracebackhide__ = True
+        verdict = self.run(scenario, seed=seed)
+        if not verdict.passed:
+            raise ScenarioFailed(verdict)
+        return verdict
+
+
+@pytest.fixture
+def callprobe(request: pytest.FixtureRequest) -> CallprobeRunner:
+    """Run scenarios from Python against the configured (or embedded) target."""
+    return CallprobeRunner(request.config.stash[_TARGETS], request.config.getoption("callprobe_seed"))

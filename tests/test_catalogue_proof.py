@@ -1,0 +1,76 @@
+"""Every check can fail: the catalogue against each seeded defect of the reference gateway.
+
+For each defect the whole catalogue runs against a gateway started with it,
+and the check named for that defect must be among the failures, with a reason
+that says what was wrong. The clean gateway must pass the whole catalogue,
+again and again (``CALLPROBE_PROOF_RUNS``, 20 in CI), with no flake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mocks.gateway import DEFECTS
+from probes import Scenario, Verdict, load_scenario, probe
+from probes._embedded import EmbeddedWorld
+
+CATALOGUE = [load_scenario(p) for p in sorted(Path("scenarios").glob("*.yaml"))]
+
+# defect → the check that must catch it
+DETECTED_BY = {
+    "correlation-not-echoed": "correlation-echoed",
+    "correlation-per-request": "correlation-continuity",
+    "correlation-missing-in-logs": "correlation-in-logs",
+    "raw-phone-in-logs": "log-pii",
+    "transcript-in-logs": "log-pii",
+    "booking-metric-not-incremented": "metric-delta",
+    "wrong-metric-label": "metric-delta",
+    "no-alert-on-calcom-failure": "alert-count",
+    "alert-per-error": "alert-count",
+    "slow-path": "latency-sla",
+    "forged-signature-accepted": "signature-rejected",
+    "duplicate-books-twice": "calcom-requests",
+    "ready-while-calcom-down": "step-status",
+}
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[EmbeddedWorld]:
+    w = EmbeddedWorld().start()
+    yield w
+    w.stop()
+
+
+def run_catalogue(world: EmbeddedWorld, defects: frozenset[str], scenarios: list[Scenario] = CATALOGUE) -> list[Verdict]:
+    async def go() -> list[Verdict]:
+        return [await probe(s, world.gateway(defects)) for s in scenarios]
+
+    return asyncio.run(go())
+
+
+def test_every_defect_has_a_detecting_check() -> None:
+    assert set(DETECTED_BY) == set(DEFECTS)
+
+
+@pytest.mark.parametrize("defect", sorted(DETECTED_BY))
+def test_catalogue_catches_defect(world: EmbeddedWorld, defect: str) -> None:
+    verdicts = run_catalogue(world, frozenset({defect}))
+    failing = {v.scenario: v.failed_checks() for v in verdicts if not v.passed}
+    assert failing, f"the catalogue passed against a gateway with the defect {defect!r}"
+    check = DETECTED_BY[defect]
+    hits = [r for v in verdicts for r in v.failures if r.check == check]
+    assert hits, f"{defect}: expected check {check!r} to fail; failures were {failing}"
+    assert all(r.reason and r.expected and r.seen for r in hits), [r.reason for r in hits]
+
+
+def test_clean_gateway_passes_repeatedly(world: EmbeddedWorld) -> None:
+    runs = int(os.environ.get("CALLPROBE_PROOF_RUNS", "3"))
+    for run in range(runs):
+        verdicts = run_catalogue(world, frozenset())
+        failures = {v.scenario: [f"{r.check}: {r.reason}" for r in v.failures] for v in verdicts if not v.passed}
+        assert not failures, f"run {run + 1}/{runs}: {failures}"

@@ -1,0 +1,212 @@
+"""Every seeded defect changes what the gateway does, and the clean gateway does not show it.
+
+Each probe below returns True when the symptom of one defect is visible from
+outside (headers, metrics, logs, alerts, Cal.com traffic). The parametrized
+test runs it against a gateway with that defect and against a clean one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from prometheus_client.parser import text_string_to_metric_families
+
+from mocks.gateway import DEFECTS, GatewayConfig, create_app
+from probes._signing import SIGNATURE_HEADER, sign
+from probes._wire import dumps
+
+KEY = "key_test_defects_not_a_secret"
+TOKEN = "metrics-token-defects"
+CALCOM = "https://cal.defects.test"
+PHONE = "+14155550142"
+TRANSCRIPT = "Agent: Hi, Harbor Dental.\nUser: I need a cleaning."
+SLOT = "2026-01-06T09:30:00.000-08:00"
+
+EXPECTED_DEFECTS = {
+    "correlation-not-echoed",
+    "correlation-per-request",
+    "correlation-missing-in-logs",
+    "raw-phone-in-logs",
+    "booking-metric-not-incremented",
+    "wrong-metric-label",
+    "no-alert-on-calcom-failure",
+    "alert-per-error",
+    "slow-path",
+    "forged-signature-accepted",
+    "duplicate-books-twice",
+    "ready-while-calcom-down",
+    "transcript-in-logs",
+}
+
+
+class Target:
+    """A gateway app, its client and the Cal.com stub it talks to."""
+
+    def __init__(self, app: Any, client: httpx.AsyncClient, calcom: respx.MockRouter) -> None:
+        self.app, self.client, self.calcom = app, client, calcom
+        self.gw = app.state.gateway
+
+    async def send(self, path: str, payload: Any, key: str = KEY) -> httpx.Response:
+        text = dumps(payload)
+        return await self.client.post(path, content=text.encode(), headers={SIGNATURE_HEADER: sign(text, key)})
+
+    async def metric(self, name: str, labels: dict[str, str]) -> float:
+        text = (await self.client.get("/api/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return float(sample.value)
+        return 0.0
+
+    def log_text(self) -> str:
+        return json.dumps(self.gw.logs.lines())
+
+
+def call(call_id: str, **extra: Any) -> dict[str, Any]:
+    return {"call_id": call_id, "call_status": "ongoing", "direction": "inbound", "from_number": PHONE, "to_number": "+14155550199", **extra}
+
+
+def event(name: str, call_id: str, **extra: Any) -> dict[str, Any]:
+    return {"event": name, "call": call(call_id, **extra), "event_timestamp": 1767369600041}
+
+
+def function(name: str, args: dict[str, Any], call_id: str) -> dict[str, Any]:
+    return {"name": name, "args": args, "call": call(call_id)}
+
+
+def new_call_id() -> str:
+    return "call_" + uuid.uuid4().hex[:27]
+
+
+# -- one probe per defect ----------------------------------------------------------------------
+
+
+async def correlation_not_echoed(t: Target) -> bool:
+    response = await t.send("/api/retell/webhook", event("call_started", new_call_id()))
+    return "X-Correlation-ID" not in response.headers
+
+
+async def correlation_per_request(t: Target) -> bool:
+    call_id = new_call_id()
+    first = await t.send("/api/retell/webhook", event("call_started", call_id))
+    second = await t.send("/api/retell/webhook", event("call_ended", call_id, call_status="ended"))
+    return bool(first.headers["X-Correlation-ID"] != second.headers["X-Correlation-ID"])
+
+
+async def correlation_missing_in_logs(t: Target) -> bool:
+    await t.send("/api/retell/webhook", event("call_started", new_call_id()))
+    return any(not line.get("correlation_id") for line in t.gw.logs.lines())
+
+
+async def raw_phone_in_logs(t: Target) -> bool:
+    await t.send("/api/retell/webhook", event("call_started", new_call_id()))
+    return PHONE in t.log_text()
+
+
+async def booking_metric_not_incremented(t: Target) -> bool:
+    t.calcom.post("/v2/bookings").respond(201, json={"status": "success", "data": {"uid": "uid_1", "start": SLOT}})
+    result = await t.send("/api/retell/functions/book_appointment", function("book_appointment", {"start": SLOT, "name": "J"}, new_call_id()))
+    assert result.json()["booked"] is True
+    return await t.metric("askproai_bookings_total", {"status": "created", "source": "retell"}) == 0
+
+
+async def wrong_metric_label(t: Target) -> bool:
+    await t.send("/api/retell/webhook", event("call_started", new_call_id()))
+    return await t.metric("askproai_webhooks_total", {"provider": "retell", "event": "call_started", "status": "processed"}) == 0
+
+
+async def no_alert_on_calcom_failure(t: Target) -> bool:
+    t.calcom.get("/v2/slots").respond(500, json={"statusCode": 500, "message": "Internal server error"})
+    result = await t.send("/api/retell/functions/check_availability", function("check_availability", {"date": "2026-01-06"}, new_call_id()))
+    assert result.json()["error"] == "calendar_unavailable"
+    return not t.gw.alerter.sent
+
+
+async def alert_per_error(t: Target) -> bool:
+    t.calcom.get("/v2/slots").respond(500, json={"statusCode": 500, "message": "Internal server error"})
+    for _ in range(3):
+        await t.send("/api/retell/functions/check_availability", function("check_availability", {"date": "2026-01-06"}, new_call_id()))
+    return len(t.gw.alerter.sent) == 3
+
+
+async def slow_path(t: Target) -> bool:
+    t.calcom.get("/v2/slots").respond(200, json={"status": "success", "data": {"2026-01-06": [{"start": SLOT}]}})
+    response = await t.send("/api/retell/functions/check_availability", function("check_availability", {"date": "2026-01-06"}, new_call_id()))
+    match = re.fullmatch(r"app;dur=(\d+\.\d{3})", response.headers["Server-Timing"])
+    assert match is not None
+    return float(match.group(1)) > 500
+
+
+async def forged_signature_accepted(t: Target) -> bool:
+    response = await t.send("/api/retell/webhook", event("call_started", new_call_id()), key="forged-key")
+    return response.status_code != 401
+
+
+async def duplicate_books_twice(t: Target) -> bool:
+    route = t.calcom.post("/v2/bookings").respond(201, json={"status": "success", "data": {"uid": "uid_1", "start": SLOT}})
+    body = function("book_appointment", {"start": SLOT, "name": "J"}, new_call_id())
+    await t.send("/api/retell/functions/book_appointment", body)
+    await t.send("/api/retell/functions/book_appointment", body)
+    return route.call_count == 2
+
+
+async def ready_while_calcom_down(t: Target) -> bool:
+    t.calcom.get("/v2/event-types/1001").mock(side_effect=httpx.ConnectError("refused"))
+    return (await t.client.get("/health/ready")).status_code == 200
+
+
+async def transcript_in_logs(t: Target) -> bool:
+    await t.send("/api/retell/webhook", event("call_ended", new_call_id(), call_status="ended", transcript=TRANSCRIPT))
+    return "I need a cleaning" in t.log_text()
+
+
+PROBES: dict[str, Callable[[Target], Awaitable[bool]]] = {
+    "correlation-not-echoed": correlation_not_echoed,
+    "correlation-per-request": correlation_per_request,
+    "correlation-missing-in-logs": correlation_missing_in_logs,
+    "raw-phone-in-logs": raw_phone_in_logs,
+    "booking-metric-not-incremented": booking_metric_not_incremented,
+    "wrong-metric-label": wrong_metric_label,
+    "no-alert-on-calcom-failure": no_alert_on_calcom_failure,
+    "alert-per-error": alert_per_error,
+    "slow-path": slow_path,
+    "forged-signature-accepted": forged_signature_accepted,
+    "duplicate-books-twice": duplicate_books_twice,
+    "ready-while-calcom-down": ready_while_calcom_down,
+    "transcript-in-logs": transcript_in_logs,
+}
+
+
+@pytest.fixture
+def calcom() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=CALCOM, assert_all_called=False) as router:
+        yield router
+
+
+async def _shows(defects: frozenset[str], probe: Callable[[Target], Awaitable[bool]], calcom: respx.MockRouter) -> bool:
+    calcom.reset()
+    config = GatewayConfig(retell_api_key=KEY, calcom_url=CALCOM, metrics_token=TOKEN, defects=defects)
+    app = create_app(config)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        shown = await probe(Target(app, client, calcom))
+    await app.state.gateway.alerter.drain()
+    return shown
+
+
+def test_defect_names_are_the_documented_ones() -> None:
+    assert set(DEFECTS) == EXPECTED_DEFECTS == set(PROBES)
+    assert all(isinstance(text, str) and text and "\n" not in text for text in DEFECTS.values())
+
+
+@pytest.mark.parametrize("defect", sorted(EXPECTED_DEFECTS))
+async def test_defect_changes_behaviour(defect: str, calcom: respx.MockRouter) -> None:
+    probe = PROBES[defect]
+    assert await _shows(frozenset({defect}), probe, calcom), f"{defect}: the seeded defect is not visible"
+    assert not await _shows(frozenset(), probe, calcom), f"{defect}: the clean gateway shows the symptom"

@@ -1,0 +1,138 @@
+"""The pytest plugin, driven through pytester as a user would drive it."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parent.parent
+HAPPY = (ROOT / "scenarios" / "happy-path-booking.yaml").read_text()
+SIGNATURES = (ROOT / "scenarios" / "signatures-rejected.yaml").read_text()
+
+
+@pytest.fixture
+def catalogue(pytester: pytest.Pytester) -> pytest.Pytester:
+    d = pytester.mkdir("scenarios")
+    (d / "happy-path-booking.yaml").write_text(HAPPY)
+    (d / "signatures-rejected.yaml").write_text(SIGNATURES)
+    return pytester
+
+
+def test_collects_and_passes(catalogue: pytest.Pytester) -> None:
+    result = catalogue.runpytest("scenarios", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_marker_selection(catalogue: pytest.Pytester) -> None:
+    result = catalogue.runpytest("scenarios", "-m", "signatures")
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+def test_failure_reads_like_an_assertion_diff(catalogue: pytest.Pytester) -> None:
+    result = catalogue.runpytest("scenarios", "-k", "happy", "--gateway-defect", "correlation-not-echoed")
+    result.assert_outcomes(failed=1)
+    result.stdout.re_match_lines([r".*✗ correlation-echoed — .*", r".*expected: .*", r".*seen: .*"], consecutive=False)
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_bad_scenario_is_a_collection_error_naming_file_and_field(pytester: pytest.Pytester) -> None:
+    d = pytester.mkdir("scenarios")
+    (d / "broken.yaml").write_text("name: broken\nsteps:\n  - {event: call_started, expect: {status: two}}\n")
+    result = pytester.runpytest("scenarios")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*broken.yaml: steps[[]0[]].expect.status*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_unknown_defect_is_a_usage_error(catalogue: pytest.Pytester) -> None:
+    result = catalogue.runpytest("scenarios", "--gateway-defect", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown gateway defect(s) nope; known*"])
+
+
+def test_bad_profile_is_a_usage_error(catalogue: pytest.Pytester) -> None:
+    (catalogue.path / "p.yaml").write_text("base_url: 3\nbogus: 1\n")
+    result = catalogue.runpytest("scenarios", "--target", "p.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*p.yaml: *"])
+
+
+def test_python_scenario_with_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_started_only(callprobe):
+            verdict = callprobe.assert_passes({"name": "py", "steps": [{"event": "call_started", "expect": {"status": 204}}]})
+            assert "step-status" in {r.check for r in verdict.results}
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def separate_gateway(tmp_path: Path) -> Iterator[Path]:
+    """The README's recipe: mock, sink and gateway started as separate processes."""
+    cli = [sys.executable, "-m", "probes._cli"]
+    ports = {"calcom": _free_port(), "sink": _free_port(), "gateway": _free_port()}
+    procs = [
+        subprocess.Popen([*cli, "mock", "calcom", "--port", str(ports["calcom"])]),
+        subprocess.Popen([*cli, "sink", "--port", str(ports["sink"])]),
+        subprocess.Popen(
+            [*cli, "gateway", "--port", str(ports["gateway"]), "--calcom-url", f"http://127.0.0.1:{ports['calcom']}", "--alert-cooldown", "1"],
+            env={**__import__("os").environ, "CALLPROBE_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{ports['sink']}/slack/alerts"},
+        ),
+    ]
+    try:
+        for name, url in (("gateway", "/health"), ("calcom", "/__admin/health"), ("sink", "/api/messages")):
+            _wait_up(f"http://127.0.0.1:{ports[name]}{url}")
+        profile = tmp_path / "separate.yaml"
+        profile.write_text(
+            f"base_url: http://127.0.0.1:{ports['gateway']}\n"
+            f"alert_sink_url: http://127.0.0.1:{ports['sink']}/api/messages\n"
+            f"calcom_mock_url: http://127.0.0.1:{ports['calcom']}\n"
+            "demo_secrets: true\n"
+        )
+        yield profile
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=20)
+
+
+def _wait_up(url: str, deadline_s: float = 20.0) -> None:
+    import time
+
+    until = time.monotonic() + deadline_s
+    while True:
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > until:
+            raise RuntimeError(f"{url} did not come up within {deadline_s:.0f} s")
+        __import__("threading").Event().wait(0.05)
+
+
+def test_catalogue_against_a_separately_started_gateway(separate_gateway: Path, tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "scenarios", tmp_path / "scenarios")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "scenarios", "--target", str(separate_gateway), "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout
