@@ -26,12 +26,15 @@ class RunningServer:
     url: str
     host: str
     port: int
+    app: Any = field(repr=False)
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, *, wait: bool = True) -> None:
+        """Ask the server to exit; with ``wait`` (the default) join its thread."""
         self._server.should_exit = True
-        self._thread.join(timeout)
+        if wait:
+            self._thread.join(timeout)
 
     def __enter__(self) -> RunningServer:
         return self
@@ -57,4 +60,4 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, deadlin
             raise RuntimeError(f"server on {host}:{port} did not start within {deadline_s:.0f} s")
         threading.Event().wait(0.01)
     bound = server.servers[0].sockets[0].getsockname()[1]
-    return RunningServer(url=f"http://{host}:{bound}", host=host, port=bound, _server=server, _thread=thread)
+    return RunningServer(url=f"http://{host}:{bound}", host=host, port=bound, app=app, _server=server, _thread=thread)

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ._defaults import DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
+from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
 from ._errors import ProbeError
 from ._plan import build_plan
 from ._scenario import load_scenario
@@ -78,11 +78,17 @@ def _wait_for_signal() -> None:
 def _serve_forever(app: Any, host: str, port: int, banner: Callable[[str], str]) -> int:
     from mocks._serve import serve_in_thread
 
-    server = serve_in_thread(app, host=host, port=port)
+    try:
+        server = serve_in_thread(app, host=host, port=port)
+    except RuntimeError as exc:
+        raise ProbeError(f"{exc} (is the port already in use?)") from None
     print(banner(server.url), file=sys.stderr, flush=True)
     try:
         _wait_for_signal()
     finally:
+        mock = getattr(app.state, "mock", None)
+        if mock is not None:
+            mock.release()  # a scripted hang must not hold up the shutdown
         server.stop()
     return 0
 
@@ -125,7 +131,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     config = GatewayConfig(
         retell_api_key=os.environ.get(ENV_RETELL_API_KEY) or DEMO_RETELL_API_KEY,
         calcom_url=calcom_url,
-        calcom_api_key=os.environ.get(ENV_CALCOM_API_KEY),
+        calcom_api_key=os.environ.get(ENV_CALCOM_API_KEY) or (DEMO_CALCOM_API_KEY if args.calcom_url is None else None),
         metrics_token=os.environ.get(ENV_METRICS_TOKEN) or DEMO_METRICS_TOKEN,
         alert_webhook_url=alert_url,
         log_file=args.log_file,

@@ -7,9 +7,10 @@ embedded loopback target. Real targets take theirs from the environment
 
 from __future__ import annotations
 
-__all__ = ["DEMO_METRICS_TOKEN", "DEMO_RETELL_API_KEY", "ENV_METRICS_TOKEN", "ENV_RETELL_API_KEY"]
+__all__ = ["DEMO_CALCOM_API_KEY", "DEMO_METRICS_TOKEN", "DEMO_RETELL_API_KEY", "ENV_METRICS_TOKEN", "ENV_RETELL_API_KEY"]
 
 DEMO_RETELL_API_KEY = "key_callprobe_demo_not_a_secret"
 DEMO_METRICS_TOKEN = "callprobe-demo-metrics-token"
+DEMO_CALCOM_API_KEY = "cal_test_callprobe_demo"
 ENV_RETELL_API_KEY = "RETELL_API_KEY"
 ENV_METRICS_TOKEN = "CALLPROBE_METRICS_TOKEN"

@@ -17,7 +17,7 @@ from mocks.gateway import DEFECTS, GatewayConfig
 from mocks.gateway import create_app as create_gateway_app
 from mocks.sinks import create_sink_app
 
-from ._defaults import DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY
+from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY
 from ._errors import ConfigError
 from ._profile import TargetProfile
 
@@ -49,24 +49,31 @@ class EmbeddedWorld:
         config = GatewayConfig(
             retell_api_key=DEMO_RETELL_API_KEY,
             calcom_url=self.calcom.url,
+            calcom_api_key=DEMO_CALCOM_API_KEY,
             metrics_token=DEMO_METRICS_TOKEN,
             alert_webhook_url=f"{self.sink.url}/slack/alerts",
             defects=frozenset(self.defects if defects is None else defects),
         )
         for old in self._gateways:
-            old.stop()
-        self._gateways = [serve_in_thread(create_gateway_app(config))]
+            old.stop(wait=False)  # joined in stop(); no need to wait here
+        self._gateways.append(serve_in_thread(create_gateway_app(config)))
         return TargetProfile(
             name="embedded" + (f" (defects: {', '.join(sorted(config.defects))})" if config.defects else ""),
-            base_url=self._gateways[0].url,
+            base_url=self._gateways[-1].url,
             alert_sink_url=f"{self.sink.url}/api/messages",
             calcom_mock_url=self.calcom.url,
             demo_secrets=True,
+            # On loopback the gateway's logs and metrics are written before it answers and
+            # alerts are posted within milliseconds: waiting longer only slows failing runs.
+            telemetry_deadline_s=1.5,
+            quiet_period_s=0.3,
             retell_api_key_env="CALLPROBE_EMBEDDED_UNUSED_KEY",
             metrics_token_env=None,
         )
 
     def stop(self) -> None:
+        if self.calcom is not None:
+            self.calcom.app.state.mock.release()  # hung requests would hold up the shutdown
         for server in (*self._gateways, self.sink, self.calcom):
             if server is not None:
                 server.stop()

@@ -18,7 +18,7 @@ from typing import Any
 
 from ._caller import Caller, make_caller
 from ._errors import ScenarioError
-from ._retell import CallSpec, RenderedStep, StepSpec, render_call
+from ._retell import CallSpec, RenderedStep, StepSpec, default_function_args, render_call
 from ._scenario import Scenario, Step
 from ._signing import SIGNATURE_HEADER, now_ms, sign
 from ._wire import dumps
@@ -264,14 +264,16 @@ def build_plan(
     return Plan(scenario=scenario, seed=base_seed, run_id=run, start_ms=start, paths=paths, calls=tuple(calls), api_key=api_key)
 
 
-def resolve_args_from(step: Step, call_index: int, answers: Mapping[str, Any], *, where: str) -> dict[str, Any]:
-    """Arguments a step takes from earlier answers of the same call.
+def resolve_args_from(call: PlannedCall, step: Step, answers: Mapping[str, Any], *, where: str) -> dict[str, Any]:
+    """The step's arguments with those it takes from earlier answers of the same call.
 
-    ``answers`` maps step labels to their parsed JSON answers. ``[n]`` indexes a
+    The bound values go over the story's defaults (name, email, phone …), as
+    the agent fills one argument from the tool's answer and the rest from the
+    call. ``answers`` maps step labels to their parsed JSON answers. ``[n]`` indexes a
     list; a missing field or index is a :class:`ScenarioError` naming both, so a
     gateway that offered no slots fails with a reason rather than a KeyError.
     """
-    out: dict[str, Any] = dict(step.args or {})
+    out: dict[str, Any] = {**default_function_args(step.function or "", call.spec), **(step.args or {})}
     for key, ref in step.args_from.items():
         m = _REF.match(ref)
         if m is None:  # validated when the scenario was loaded
@@ -281,7 +283,7 @@ def resolve_args_from(step: Step, call_index: int, answers: Mapping[str, Any], *
             raise ScenarioError(f"args_from.{key}: the answer to {m['step']!r} has no field {m['field']!r}", path=where)
         value = answer[m["field"]]
         if m["idx"] is not None:
-            idx = int(m["idx"]) + call_index if step.args_from_per_call else int(m["idx"])
+            idx = int(m["idx"]) + call.index if step.args_from_per_call else int(m["idx"])
             if not isinstance(value, list) or idx >= len(value):
                 raise ScenarioError(f"args_from.{key}: {m['step']}.{m['field']} has no item {idx}", path=where)
             value = value[idx]

@@ -126,12 +126,27 @@ async def probe(
             if obs.calcom is not None:
                 await obs.calcom.set_script(CalcomScript())
             if pending is not None:
-                ev.cleanup.extend(await cancel_bookings(*pending, http, opts))
+                ev.cleanup.extend(await cancel_bookings(*pending, http, opts, extra=_journal_bookings(pending[0], ev)))
         ev.finished_at = time.time()
         return Verdict(scenario=scenario.name, results=run_checks(scenario, ev, profile.contract), evidence=ev)
     finally:
         if own:
             await http.aclose()
+
+
+def _journal_bookings(plan: Plan, ev: Evidence) -> list[tuple[int, str]]:
+    """Bookings the Cal.com journal shows for this plan's calls (by the call_id in their metadata)."""
+    index = {c.call_id: c.index for c in plan.calls}
+    out = []
+    for entry in ev.calcom:
+        body, response = entry.body, entry.response
+        if entry.endpoint != "bookings.create" or entry.status != 201 or not isinstance(body, dict) or not isinstance(response, dict):
+            continue
+        call_id = (body.get("metadata") or {}).get("call_id")
+        uid = (response.get("data") or {}).get("uid") if isinstance(response.get("data"), dict) else None
+        if call_id in index and uid:
+            out.append((index[call_id], str(uid)))
+    return out
 
 
 def probe_sync(scenario: Scenario, profile: TargetProfile, *, seed: int | None = None) -> Verdict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -117,7 +117,7 @@ async def _deliver(
                 if s.label == label:
                     await state.finished(i).wait()
         where = f"{plan.scenario.source or plan.scenario.name}: steps[{req.step_index}]"
-        args = resolve_args_from(step, req.call_index, state.answers, where=where)
+        args = resolve_args_from(state.call, step, state.answers, where=where)
         state.call = plan.rebind(state.call, {req.step_index: args})
         body = next(r.body for r in state.call.requests if r.step_index == req.step_index and r.delivery == req.delivery)
     exchange = await _send(client, req, body, opts)
@@ -134,8 +134,8 @@ async def run_plan(plan: Plan, client: httpx.AsyncClient, opts: RunOptions) -> l
     return sorted((x for xs in per_call for x in xs), key=lambda x: x.sent_at)
 
 
-def _booked_uids(exchanges: list[Exchange]) -> list[tuple[int, str]]:
-    out = []
+def _booked_uids(exchanges: list[Exchange], extra: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    out = list(extra)
     for x in exchanges:
         answer = x.response_json
         if x.kind == "function" and isinstance(answer, dict) and answer.get("booked") and answer.get("booking_uid"):
@@ -143,10 +143,16 @@ def _booked_uids(exchanges: list[Exchange]) -> list[tuple[int, str]]:
     return list(dict.fromkeys(out))
 
 
-async def cancel_bookings(plan: Plan, exchanges: list[Exchange], client: httpx.AsyncClient, opts: RunOptions) -> list[Exchange]:
-    """Leave nothing behind: cancel, through the gateway, every booking the probe made."""
+async def cancel_bookings(
+    plan: Plan, exchanges: list[Exchange], client: httpx.AsyncClient, opts: RunOptions, extra: Sequence[tuple[int, str]] = ()
+) -> list[Exchange]:
+    """Leave nothing behind: cancel, through the gateway, every booking the probe made.
+
+    ``extra`` adds (call index, uid) pairs the answers do not show, such as a
+    booking the gateway completed after the caller hung up.
+    """
     done: list[Exchange] = []
-    for call_index, uid in _booked_uids(exchanges):
+    for call_index, uid in _booked_uids(exchanges, extra):
         call = plan.calls[call_index]
         at = max((s.at_s for s in call.steps), default=0.0) + 1.0
         extra = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": "callprobe synthetic call cleanup"})

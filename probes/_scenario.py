@@ -207,7 +207,7 @@ class Scenario(_Model):
     caller: CallerSpec = Field(default_factory=CallerSpec)
     calls: int = Field(default=1, ge=1, le=100, description="identical calls placed concurrently")
     runs: int = Field(default=1, ge=1, le=1000, description="repetitions, for percentile SLAs")
-    time_scale: float = Field(default=0.02, gt=0, le=1, description="1 = real time; 0.02 = 50x faster")
+    time_scale: float = Field(default=0.01, gt=0, le=1, description="1 = real time; 0.01 = 100x faster")
     calcom: CalcomScript = Field(default_factory=CalcomScript)
     steps: list[Step] = Field(min_length=1)
     expect: Expectations = Field(default_factory=Expectations)

@@ -56,24 +56,28 @@ class Targets:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self._world: Any = None
         path = config.getoption("callprobe_target")
         self.profile: TargetProfile | None = load_profile(path) if path else profile_from_env()
-        self.defects = frozenset(config.getoption("gateway_defect") or ())
+        self._world: Any = None
+        self._started = False
+        if self.profile is None:
+            from ._embedded import EmbeddedWorld
+
+            # Created now so a bad --gateway-defect is a usage error; started on first use.
+            self._world = EmbeddedWorld(defects=frozenset(config.getoption("gateway_defect") or ()))
 
     def for_item(self) -> TargetProfile:
         if self.profile is not None:
             return self.profile
-        if self._world is None:
-            from ._embedded import EmbeddedWorld
-
-            self._world = EmbeddedWorld(defects=self.defects).start()
+        if not self._started:
+            self._world.start()
+            self._started = True
         return self._world.gateway()  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        if self._world is not None:
+        if self._started:
             self._world.stop()
-            self._world = None
+            self._started = False
 
 
 _TARGETS = pytest.StashKey[Targets]()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -193,3 +194,77 @@ async def test_unreachable_sink_is_logged_not_raised(calcom_down: respx.MockRout
         await app.state.gateway.alerter.drain()
     failed = [line for line in app.state.gateway.logs.lines() if line["event"] == "alert_failed"]
     assert len(failed) == 1 and dead.url not in json.dumps(failed)
+
+
+# -- a whole call over loopback: gateway + Cal.com mock + sink -------------------------------
+
+
+def _call(call_id: str, tool_call_id: str | None = None) -> dict[str, Any]:
+    entries = [{"role": "tool_call_invocation", "tool_call_id": tool_call_id, "name": "book_appointment", "arguments": "{}"}] if tool_call_id else []
+    return {"call_id": call_id, "call_status": "ongoing", "direction": "inbound", "from_number": PHONE, "transcript_with_tool_calls": entries}
+
+
+def _send(client: httpx.Client, path: str, payload: dict[str, Any]) -> httpx.Response:
+    text = dumps(payload)
+    return client.post(path, content=text.encode(), headers={SIGNATURE_HEADER: sign(text, KEY)})
+
+
+def _function(client: httpx.Client, name: str, args: dict[str, Any], call_id: str, tool_call_id: str | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = _send(client, f"/api/retell/functions/{name}", {"name": name, "args": args, "call": _call(call_id, tool_call_id)}).json()
+    return result
+
+
+def test_full_call_against_the_calcom_mock_alerts_once_per_group(sink: RunningServer) -> None:
+    from datetime import UTC, datetime
+
+    from mocks.calcom import CalcomMock
+    from mocks.calcom import create_app as calcom_app
+
+    mock = CalcomMock(now=lambda: datetime(2026, 1, 2, 16, 0, tzinfo=UTC))
+    with serve_in_thread(calcom_app(mock)) as cal:
+        app = _gateway(sink, calcom_url=cal.url, calcom_timeout_s=0.5)
+        with serve_in_thread(app) as gw, httpx.Client(base_url=gw.url, timeout=5) as client:
+            try:
+                _drive_one_call(client, cal.url, sink)
+            finally:
+                client.post(f"{cal.url}/__admin/reset")  # releases a hung request before shutdown
+
+
+def _drive_one_call(client: httpx.Client, cal: str, sink: RunningServer) -> None:
+    assert client.get("/health/ready").status_code == 200
+    call_id = "call_" + uuid.uuid4().hex[:27]
+    started = _send(client, "/api/retell/webhook", {"event": "call_started", "call": _call(call_id)})
+    corr = started.headers["X-Correlation-ID"]
+    check = {"date": "2026-01-06", "time_zone": "Europe/Berlin"}
+    slots = _function(client, "check_availability", check, call_id)["slots"]
+    assert slots and slots[0].startswith("2026-01-06T09:00:00")
+    book = {"start": slots[0], "name": "Jordan Example", "email": "jordan@example.org", "phone": PHONE, "time_zone": "Europe/Berlin"}
+    first = _function(client, "book_appointment", book, call_id, "tool_call_01")
+    assert first["booked"] is True and _function(client, "book_appointment", book, call_id, "tool_call_01") == first
+    assert len(client.get(f"{cal}/__admin/bookings").json()["bookings"]) == 1
+    entries = client.get(f"{cal}/__admin/journal").json()["entries"]
+    call_requests = [e for e in entries if e["path"] in ("/v2/slots", "/v2/bookings")]
+    assert len(call_requests) == 2 and all(e["correlation_id"] == corr for e in call_requests)
+    client.put(f"{cal}/__admin/script", json={"rules": [{"endpoint": "bookings.create", "fault": "slot_taken", "times": 1}]})
+    taken = _function(client, "book_appointment", {**book, "start": slots[1]}, call_id, "tool_call_02")
+    assert taken["error"] == "slot_taken" and taken["alternatives"] and slots[1] not in taken["alternatives"]
+    rules = [{"endpoint": "slots", "fault": "server_error"}, {"endpoint": "event_types", "fault": "server_error"}]
+    client.put(f"{cal}/__admin/script", json={"rules": rules})
+    for _ in range(2):
+        assert _function(client, "check_availability", check, call_id)["error"] == "calendar_unavailable"
+    assert client.get("/health/ready").status_code == 503
+    client.put(f"{cal}/__admin/script", json={"rules": [{"endpoint": "slots", "fault": "hang"}]})
+    assert _function(client, "check_availability", check, call_id)["error"] == "calendar_timeout"
+    messages = _poll_sync(sink, 2)
+    assert len(messages) == 2  # one per (type, endpoint) group; the second 500 fell into the cooldown
+    assert all(corr in m["json"]["text"] and PHONE not in json.dumps(m) for m in messages)
+
+
+def _poll_sync(sink: RunningServer, want: int) -> list[dict[str, Any]]:
+    until = time.monotonic() + DEADLINE_S
+    with httpx.Client(base_url=sink.url, timeout=2) as client:
+        while True:
+            messages: list[dict[str, Any]] = client.get("/api/messages").json()["messages"]
+            if len(messages) >= want or time.monotonic() > until:
+                return messages
+            threading.Event().wait(0.02)

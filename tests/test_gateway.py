@@ -20,8 +20,7 @@ import respx
 from prometheus_client.parser import text_string_to_metric_families
 from retell.lib.webhook_auth import symmetric
 
-from mocks.gateway import DEFECTS, GatewayConfig, create_app
-from probes._errors import ConfigError
+from mocks.gateway import GatewayConfig, create_app
 from probes._signing import SIGNATURE_HEADER, sign
 from probes._wire import dumps
 
@@ -119,10 +118,7 @@ def booking_json(uid: str, start: str = "2026-01-06T17:30:00.000Z") -> dict[str,
     return {"status": "success", "data": {"id": 1, "uid": uid, "start": start, "status": "accepted"}}
 
 
-SLOT_TAKEN = {
-    "status": "error",
-    "error": {"code": "BadRequestException", "message": "User either already has booking at this time or is not available"},
-}
+SLOT_TAKEN = {"status": "error", "error": {"code": "BadRequestException", "message": "User either already has booking at this time or is not available"}}
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -537,8 +533,29 @@ async def test_call_inbound_answers_dynamic_variables(client: httpx.AsyncClient)
     assert answer["dynamic_variables"]["synthetic"] == "callprobe"
     assert answer["metadata"]["synthetic"] is True
     assert all(isinstance(v, str) for v in answer["dynamic_variables"].values())
-    plain = await post(client, "/api/retell/inbound", {**body, "call_inbound": {"from_number": PHONE, "to_number": "+1"}})
+    fictional = await post(client, "/api/retell/inbound", {**body, "call_inbound": {"from_number": PHONE, "to_number": "+1"}})
+    assert fictional.json()["call_inbound"]["metadata"]["synthetic"] is True  # 555-01xx is reserved for fiction
+    plain = await post(client, "/api/retell/inbound", {**body, "call_inbound": {"from_number": "11111", "to_number": "+1"}})
     assert "synthetic" not in plain.json()["call_inbound"]["metadata"]
+
+
+async def test_inbound_and_the_call_it_announces_share_one_correlation_id(client: httpx.AsyncClient) -> None:
+    inbound = {"event": "call_inbound", "call_inbound": {"from_number": PHONE, "to_number": "+14155550199"}}
+    announced = (await post(client, "/api/retell/inbound", inbound)).headers["X-Correlation-ID"]
+    started = await post(client, "/api/retell/webhook", event_body("call_started", new_call_id()))
+    assert started.headers["X-Correlation-ID"] == announced
+    other = await post(client, "/api/retell/webhook", event_body("call_started", new_call_id()))
+    assert other.headers["X-Correlation-ID"] != announced  # taken once
+
+
+async def test_args_only_booking_falls_back_to_the_callers_number(client: httpx.AsyncClient, calcom: respx.MockRouter) -> None:
+    route = calcom.post("/v2/bookings").respond(201, json=booking_json("uid_args"))
+    call_id = new_call_id()
+    await post(client, "/api/retell/webhook", event_body("call_started", call_id, retell_llm_dynamic_variables={"customer_name": "Jördis Beispiel"}))
+    result = await post(client, "/api/retell/functions/book_appointment", {"start": SLOT_1, "call_id": call_id})
+    assert result.json()["booked"] is True
+    attendee = json.loads(route.calls.last.request.content)["attendee"]
+    assert (attendee["phoneNumber"], attendee["name"]) == (PHONE, "Caller")  # args-only: no dynamic variables at hand
 
 
 # -- health, headers, config ------------------------------------------------------------------
@@ -569,78 +586,3 @@ async def test_every_response_has_server_timing_and_correlation(client: httpx.As
         assert SERVER_TIMING.fullmatch(response.headers["Server-Timing"]), response.headers
         assert response.headers["X-Correlation-ID"]
 
-
-def test_unknown_defect_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="no-such-defect.*known defects: .*slow-path"):
-        make_config(defects=frozenset({"no-such-defect"}))
-    assert make_config(defects=frozenset(DEFECTS)).defects == frozenset(DEFECTS)
-
-
-def test_public_names_are_pinned() -> None:
-    import mocks.gateway
-    import mocks.sinks
-
-    assert mocks.gateway.__all__ == ["Alert", "AlertPolicy", "DEFECTS", "Gateway", "GatewayConfig", "build_slack_payload", "create_app"]
-    assert mocks.sinks.__all__ == ["SlackSink", "create_sink_app"]
-    assert all(hasattr(mocks.gateway, name) for name in mocks.gateway.__all__)
-
-
-def test_config_repr_hides_secrets() -> None:
-    text = repr(make_config(alert_webhook_url="https://hooks.slack.com/services/T/B/X"))
-    for secret in (KEY, CALCOM_KEY, TOKEN, "hooks.slack.com"):
-        assert secret not in text
-
-
-# -- end to end over loopback, against the Cal.com mock and the Slack sink --------------------
-
-
-def test_end_to_end_over_loopback_with_the_calcom_mock() -> None:
-    from datetime import UTC, datetime
-
-    from mocks._serve import serve_in_thread
-    from mocks.calcom import CalcomMock
-    from mocks.calcom import create_app as calcom_app
-    from mocks.sinks import create_sink_app
-
-    mock = CalcomMock(now=lambda: datetime(2026, 1, 2, 16, 0, tzinfo=UTC))
-    with serve_in_thread(calcom_app(mock)) as cal, serve_in_thread(create_sink_app()) as sink:
-        config = make_config(calcom_url=cal.url, alert_webhook_url=f"{sink.url}/slack/alerts", calcom_timeout_s=0.5)
-        with serve_in_thread(create_app(config)) as gw, httpx.Client(base_url=gw.url, timeout=5) as client:
-            try:
-                _drive_one_call(client, cal.url, sink.url)
-            finally:
-                client.post(f"{cal.url}/__admin/reset")  # releases a hung request before shutdown
-
-
-def _send(client: httpx.Client, path: str, payload: Any) -> httpx.Response:
-    text, headers = signed(payload)
-    return client.post(path, content=text.encode(), headers=headers)
-
-
-def _drive_one_call(client: httpx.Client, cal: str, sink: str) -> None:
-    assert client.get("/health/ready").status_code == 200
-    call_id = new_call_id()
-    corr = _send(client, "/api/retell/webhook", event_body("call_started", call_id)).headers["X-Correlation-ID"]
-    check = {"date": "2026-01-06", "time_zone": "Europe/Berlin"}
-    slots = _send(client, "/api/retell/functions/check_availability", function_body("check_availability", check, call_id)).json()["slots"]
-    assert slots and slots[0].startswith("2026-01-06T09:00:00")
-    book = {"start": slots[0], "name": "Jordan Example", "email": "jordan@example.org", "phone": PHONE, "time_zone": "Europe/Berlin"}
-    first = _send(client, "/api/retell/functions/book_appointment", function_body("book_appointment", book, call_id, "tool_call_01"))
-    again = _send(client, "/api/retell/functions/book_appointment", function_body("book_appointment", book, call_id, "tool_call_01"))
-    assert first.json()["booked"] is True and first.json() == again.json()
-    assert len(client.get(f"{cal}/__admin/bookings").json()["bookings"]) == 1
-    entries = client.get(f"{cal}/__admin/journal").json()["entries"]
-    assert entries and all(e["correlation_id"] == corr for e in entries if e["path"].startswith("/v2/bookings"))
-    assert {e["status"] for e in entries if e["path"] == "/v2/bookings"} == {201}
-    client.put(f"{cal}/__admin/script", json={"rules": [{"endpoint": "bookings.create", "fault": "slot_taken", "times": 1}]})
-    taken = _send(client, "/api/retell/functions/book_appointment", function_body("book_appointment", {**book, "start": slots[1]}, call_id, "tool_call_02")).json()
-    assert taken["error"] == "slot_taken" and taken["alternatives"] and slots[1] not in taken["alternatives"]
-    client.put(f"{cal}/__admin/script", json={"rules": [{"endpoint": "slots", "fault": "server_error"}, {"endpoint": "event_types", "fault": "server_error"}]})
-    assert _send(client, "/api/retell/functions/check_availability", function_body("check_availability", check, call_id)).json()["error"] == "calendar_unavailable"
-    assert client.get("/health/ready").status_code == 503
-    client.put(f"{cal}/__admin/script", json={"rules": [{"endpoint": "slots", "fault": "hang"}]})
-    assert _send(client, "/api/retell/functions/check_availability", function_body("check_availability", check, call_id)).json()["error"] == "calendar_timeout"
-    until = time.monotonic() + 5
-    while len(messages := client.get(f"{sink}/api/messages").json()["messages"]) < 2 and time.monotonic() < until:
-        time.sleep(0.02)
-    assert len(messages) == 2 and corr in messages[0]["json"]["text"]  # one per (type, endpoint) group

@@ -1,5 +1,7 @@
 """Every seeded defect changes what the gateway does, and the clean gateway does not show it.
 
+Also pins the package's public surface and its configuration errors.
+
 Each probe below returns True when the symptom of one defect is visible from
 outside (headers, metrics, logs, alerts, Cal.com traffic). The parametrized
 test runs it against a gateway with that defect and against a clean one.
@@ -19,6 +21,7 @@ import respx
 from prometheus_client.parser import text_string_to_metric_families
 
 from mocks.gateway import DEFECTS, GatewayConfig, create_app
+from probes._errors import ConfigError
 from probes._signing import SIGNATURE_HEADER, sign
 from probes._wire import dumps
 
@@ -203,6 +206,27 @@ async def _shows(defects: frozenset[str], probe: Callable[[Target], Awaitable[bo
 def test_defect_names_are_the_documented_ones() -> None:
     assert set(DEFECTS) == EXPECTED_DEFECTS == set(PROBES)
     assert all(isinstance(text, str) and text and "\n" not in text for text in DEFECTS.values())
+
+
+def test_public_names_are_pinned() -> None:
+    import mocks.gateway
+    import mocks.sinks
+
+    assert mocks.gateway.__all__ == ["Alert", "AlertPolicy", "DEFECTS", "Gateway", "GatewayConfig", "build_slack_payload", "create_app"]
+    assert mocks.sinks.__all__ == ["SlackSink", "create_sink_app"]
+    assert all(hasattr(mocks.gateway, name) for name in mocks.gateway.__all__)
+
+
+def test_unknown_defect_is_a_config_error_naming_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="no-such-defect.*known defects: .*slow-path"):
+        GatewayConfig(retell_api_key=KEY, defects=frozenset({"no-such-defect"}))
+    assert GatewayConfig(retell_api_key=KEY, defects=frozenset(DEFECTS)).defects == frozenset(DEFECTS)
+
+
+def test_config_repr_hides_secrets() -> None:
+    config = GatewayConfig(retell_api_key=KEY, calcom_api_key="cal_secret_1", metrics_token=TOKEN, alert_webhook_url="https://hooks.slack.com/services/T/B/X")
+    for secret in (KEY, "cal_secret_1", TOKEN, "hooks.slack.com"):
+        assert secret not in repr(config)
 
 
 @pytest.mark.parametrize("defect", sorted(EXPECTED_DEFECTS))

@@ -14,12 +14,14 @@ import pytest
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
+INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 HAPPY = (ROOT / "scenarios" / "happy-path-booking.yaml").read_text()
 SIGNATURES = (ROOT / "scenarios" / "signatures-rejected.yaml").read_text()
 
 
 @pytest.fixture
 def catalogue(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(INI)
     d = pytester.mkdir("scenarios")
     (d / "happy-path-booking.yaml").write_text(HAPPY)
     (d / "signatures-rejected.yaml").write_text(SIGNATURES)
@@ -44,6 +46,7 @@ def test_failure_reads_like_an_assertion_diff(catalogue: pytest.Pytester) -> Non
 
 
 def test_bad_scenario_is_a_collection_error_naming_file_and_field(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
     d = pytester.mkdir("scenarios")
     (d / "broken.yaml").write_text("name: broken\nsteps:\n  - {event: call_started, expect: {status: two}}\n")
     result = pytester.runpytest("scenarios")
@@ -66,6 +69,7 @@ def test_bad_profile_is_a_usage_error(catalogue: pytest.Pytester) -> None:
 
 
 def test_python_scenario_with_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
     pytester.makepyfile(
         """
         def test_started_only(callprobe):
@@ -130,6 +134,7 @@ def _wait_up(url: str, deadline_s: float = 20.0) -> None:
 
 def test_catalogue_against_a_separately_started_gateway(separate_gateway: Path, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "scenarios", tmp_path / "scenarios")
+    (tmp_path / "pytest.ini").write_text(INI)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "scenarios", "--target", str(separate_gateway), "-q", "-p", "no:cacheprovider"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,

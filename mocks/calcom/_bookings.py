@@ -175,9 +175,16 @@ def cancel_booking(ctx: Ctx, uid: str) -> ApiResponse:
             return success(booking_output(ctx.cal, booking))
     booking.status = "cancelled"
     booking.cancellation_reason = body.get("cancellationReason") or ""
-    booking.cancelled_by_email = ctx.cal.host.email if ctx.authenticated else booking.attendees[0].email if booking.attendees else ""
+    booking.cancelled_by_email = _canceller(ctx, booking)
     booking.updated_at = ctx.now
     return success(booking_output(ctx.cal, booking))
+
+
+def _canceller(ctx: Ctx, booking: Booking) -> str:
+    """``cancelledByEmail``: the key owner (host) when authenticated, else the booker who cancels."""
+    if ctx.authenticated:
+        return ctx.cal.host.email
+    return booking.attendees[0].email if booking.attendees else ""
 
 
 def reschedule_booking(ctx: Ctx, uid: str) -> ApiResponse:
@@ -220,9 +227,9 @@ def list_bookings(ctx: Ctx) -> ApiResponse:
     if not ctx.authenticated:
         raise ApiError(401, NO_AUTH_MESSAGE)
     rows = [b for b in ctx.cal.bookings.values() if _matches(ctx, b)]
-    order = ctx.request.arg("sortCreated") and "sortCreated" or "sortStart"
-    descending = (ctx.request.arg(order) or "asc") == "desc"
-    rows.sort(key=(lambda b: b.created_at) if order == "sortCreated" else (lambda b: b.start), reverse=descending)
+    by_created = ctx.request.arg("sortCreated") is not None
+    descending = (ctx.request.arg("sortCreated" if by_created else "sortStart") or "asc") == "desc"
+    rows.sort(key=(lambda b: b.created_at) if by_created else (lambda b: b.start), reverse=descending)
     take = max(1, _int_arg(ctx.request.arg("take"), 100))
     skip = max(0, _int_arg(ctx.request.arg("skip"), 0))
     page = rows[skip:skip + take]

@@ -18,9 +18,14 @@ from mocks.calcom._mock import CalcomMock
 __all__ = ["calcom_router"]
 
 
-def calcom_router(mock: CalcomMock, base_url: str = "https://api.cal.com") -> respx.Router:
-    """A respx router answering every request under ``base_url`` from ``mock``."""
-    router = respx.Router(base_url=base_url, assert_all_called=False, assert_all_mocked=True)
+def calcom_router(mock: CalcomMock, base_url: str = "https://api.cal.com") -> respx.MockRouter:
+    """A respx router answering every request under ``base_url`` from ``mock``.
+
+    It is a ``MockRouter``: use ``with calcom_router(mock):`` to patch httpx
+    globally, or hand ``router.handler`` / ``router.async_handler`` to an
+    ``httpx.MockTransport``.
+    """
+    router = respx.MockRouter(base_url=base_url, assert_all_called=False, assert_all_mocked=True)
 
     def answer(request: httpx.Request) -> httpx.Response:
         api_request = ApiRequest(

@@ -11,6 +11,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from probes._calcom import BOOKING_IN_PAST_MESSAGE
+
 from mocks.calcom._bookings import Ctx, check_bookable
 from mocks.calcom._http import ApiError, ApiResponse, json_response
 from mocks.calcom._render import slots_v1_output, v1_booking_output, video_url
@@ -83,8 +85,8 @@ def _v1_bookable(ctx: Ctx, et_id: int, start: datetime, end: datetime) -> None:
     try:
         check_bookable(ctx, ctx.cal.event_types[et_id], start, end)
     except ApiError as exc:
-        message = "Attempting to book a meeting in the past." if "past" in exc.message else "no_available_users_found_error"
-        raise _v1_error(400, message) from None
+        past = exc.message == BOOKING_IN_PAST_MESSAGE
+        raise _v1_error(400, BOOKING_IN_PAST_MESSAGE if past else "no_available_users_found_error") from None
 
 
 def _by_id(ctx: Ctx, raw_id: str) -> Booking:

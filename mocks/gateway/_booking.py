@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from ._calcom_client import BOOKINGS_VERSION, CalcomFailure, CalcomResponse
+from ._calcom_client import BOOKINGS_VERSION, CalcomFailure
 from ._calendar import fetch_slots, report_failure
 from ._gateway import Gateway, RequestContext
+from ._retell_request import caller_number
 
 __all__ = ["book_appointment", "last_tool_call_id"]
 
@@ -62,11 +63,31 @@ async def book_appointment(gw: Gateway, ctx: RequestContext, args: dict[str, Any
             if cached is not None:
                 gw.log("INFO", "booking_duplicate", "repeated booking request answered with the first result", ctx, booking_uid=cached.get("booking_uid"))
                 return dict(cached)
-        result = await _create(gw, ctx, args, start)
+        record = gw.calls.get(ctx.call_id)
+        known_number = record.caller_number if record is not None else None
+        result = await _create(gw, ctx, _with_caller_defaults(args, call, known_number), start)
         if result.get("booked"):
             for key in keys:
                 gw.bookings.put(key, dict(result))
     return result
+
+
+def _with_caller_defaults(args: dict[str, Any], call: dict[str, Any], known_number: str | None) -> dict[str, Any]:
+    """Fill what the agent left out from what Retell already knows about the caller.
+
+    Cal.com needs an email or a phone number; the caller's own number is on
+    the call object, and the name is usually a dynamic variable.
+    """
+    filled = dict(args)
+    dynamic = call.get("retell_llm_dynamic_variables")
+    dynamic = dynamic if isinstance(dynamic, dict) else {}
+    if not filled.get("name"):
+        filled["name"] = dynamic.get("customer_name") or dynamic.get("name") or "Caller"
+    if not filled.get("phone") and not filled.get("email"):
+        filled["phone"] = caller_number(call) or known_number
+    if not filled.get("time_zone") and dynamic.get("time_zone"):
+        filled["time_zone"] = dynamic["time_zone"]
+    return filled
 
 
 def _booking_body(gw: Gateway, ctx: RequestContext, args: dict[str, Any], start: datetime) -> dict[str, Any]:
@@ -99,7 +120,10 @@ async def _create(gw: Gateway, ctx: RequestContext, args: dict[str, Any], start:
     if response.status in (400, 409) and any(m in response.error_message.lower() for m in _TAKEN_MARKERS):
         return await _slot_taken(gw, ctx, args, start)
     gw.metrics.bookings.labels(status="rejected", source=SOURCE).inc()
-    gw.log("WARNING", "booking_rejected", f"Cal.com refused the booking with HTTP {response.status}", ctx, calcom_status=response.status)
+    gw.log(
+        "WARNING", "booking_rejected", f"Cal.com refused the booking with HTTP {response.status}", ctx,
+        calcom_status=response.status, calcom_error=response.error_message[:300],  # Cal.com's texts name fields, not values
+    )
     return {"booked": False, "error": "booking_rejected", "message": "I could not book that time. Shall we try another one?"}
 
 

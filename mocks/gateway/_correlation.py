@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 import uuid
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-__all__ = ["CallRecord", "CallRegistry", "child_traceparent", "phone_hash"]
+__all__ = ["CallRecord", "CallRegistry", "PendingInbound", "child_traceparent", "phone_hash"]
 
 _TRACEPARENT_RE = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 DEFAULT_MAX_CALLS = 10_000
@@ -30,12 +32,18 @@ def phone_hash(number: str | None) -> str | None:
 
 @dataclass
 class CallRecord:
-    """What the gateway remembers about one call (never the raw phone number)."""
+    """What the gateway remembers about one call.
+
+    ``caller_number`` is kept in memory only (never logged, never in ``repr``):
+    an args-only booking request carries no call object, and Cal.com needs a
+    phone number or an email to book.
+    """
 
     call_id: str
     correlation_id: str
     company_id: str
     phone_hash: str | None = None
+    caller_number: str | None = field(default=None, repr=False)
     started: bool = False
     ended: bool = False
     analyzed: bool = False
@@ -68,6 +76,42 @@ class CallRegistry:
             while len(self._calls) > self._max:
                 self._calls.popitem(last=False)
         return record
+
+
+class PendingInbound:
+    """Correlation IDs handed out at ``call_inbound``, waiting for the call they announce.
+
+    Retell's inbound webhook carries no call id, only the two numbers; the
+    call that follows within seconds has the same pair. Pairing on it keeps
+    one correlation ID from the first ring to the analysis. Entries expire
+    after ``ttl_s`` and the table is bounded, so unanswered calls cannot pile up.
+    """
+
+    def __init__(self, ttl_s: float = 300.0, max_items: int = DEFAULT_MAX_CALLS, now: Callable[[], float] | None = None) -> None:
+        self._ttl = ttl_s
+        self._max = max_items
+        self._now = now or time.monotonic
+        self._waiting: OrderedDict[tuple[str, str], deque[tuple[float, str]]] = OrderedDict()
+
+    def add(self, numbers: tuple[str, str], correlation_id: str) -> None:
+        """Remember the ID given to an inbound call from ``numbers[0]`` to ``numbers[1]``."""
+        self._waiting.setdefault(numbers, deque()).append((self._now(), correlation_id))
+        self._waiting.move_to_end(numbers)
+        while len(self._waiting) > self._max:
+            self._waiting.popitem(last=False)
+
+    def take(self, numbers: tuple[str, str]) -> str | None:
+        """The oldest unexpired ID announced for ``numbers``, removed; None if there is none."""
+        queue = self._waiting.get(numbers)
+        cutoff = self._now() - self._ttl
+        while queue:
+            at, correlation_id = queue.popleft()
+            if at >= cutoff:
+                if not queue:
+                    del self._waiting[numbers]
+                return correlation_id
+        self._waiting.pop(numbers, None)
+        return None
 
 
 def child_traceparent(incoming: str | None, correlation_id: str | None) -> str:

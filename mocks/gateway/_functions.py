@@ -102,6 +102,7 @@ async def handle_function(gw: Gateway, request: Request) -> Response:
         return parsed
     _, args, call = _split(parsed.body, path_name)
     raw_call_id = call.get("call_id") or args.get("call_id")
+    gw.adopt_announced_id(request.headers, call)
     ctx = gw.context(request.headers, str(raw_call_id) if raw_call_id else None)
     phone = caller_number(call) or (str(args["phone"]) if args.get("phone") else None)
     gw.remember_caller(ctx, phone, company_of(call))

@@ -18,7 +18,7 @@ from starlette.datastructures import Headers
 from ._alerts import Alert, Alerter, AlertPolicy
 from ._calcom_client import CalcomClient
 from ._config import GatewayConfig
-from ._correlation import CallRecord, CallRegistry, child_traceparent, phone_hash
+from ._correlation import CallRecord, CallRegistry, PendingInbound, child_traceparent, phone_hash
 from ._logs import LogBuffer, utc_timestamp
 from ._metrics import GatewayMetrics
 
@@ -72,6 +72,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.logs = LogBuffer(config.log_file)
         self.calls = CallRegistry(config.company_id)
+        self.pending_inbound = PendingInbound()
         self.calcom = CalcomClient(config.calcom_url, config.calcom_api_key, config.calcom_timeout_s)
         policy = AlertPolicy(
             threshold=config.alert_threshold,
@@ -103,6 +104,24 @@ class Gateway:
             ctx.company_id, ctx.phone_hash = record.company_id, record.phone_hash
         return ctx
 
+    def adopt_announced_id(self, headers: Headers, call: dict[str, Any]) -> None:
+        """Give a call seen for the first time the ID handed out at its ``call_inbound``.
+
+        Two ways to recognise it: the inbound answer's metadata (which Retell
+        copies into the call) carries ``correlation_id``, or the same
+        from/to number pair was announced by ``call_inbound`` moments ago.
+        """
+        call_id = call.get("call_id")
+        if not isinstance(call_id, str) or not call_id or self.calls.get(call_id) is not None:
+            return
+        metadata = call.get("metadata") if isinstance(call.get("metadata"), dict) else {}
+        hinted = metadata.get("correlation_id") if isinstance(metadata.get("correlation_id"), str) else None
+        caller, callee = call.get("from_number"), call.get("to_number")
+        announced = self.pending_inbound.take((caller, callee)) if isinstance(caller, str) and isinstance(callee, str) else None
+        chosen = headers.get(CORRELATION_HEADER) or hinted or announced
+        if chosen:
+            self.calls.get_or_create(call_id, chosen)
+
     def remember_caller(self, ctx: RequestContext, phone: str | None, company: str | None) -> None:
         """Attach the caller's phone hash and company to the call (the raw number is not stored)."""
         if phone:
@@ -112,6 +131,7 @@ class Gateway:
         record = self.calls.get(ctx.call_id)
         if record is not None:
             record.phone_hash = ctx.phone_hash or record.phone_hash
+            record.caller_number = phone or record.caller_number
             record.company_id = ctx.company_id
 
     def lock_for(self, key: str) -> asyncio.Lock:

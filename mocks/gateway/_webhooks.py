@@ -16,6 +16,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from probes._caller import SYNTHETIC_MARKER, is_fictional_number
+
 from ._gateway import Gateway, RequestContext
 from ._metrics import PROVIDER
 from ._retell_request import caller_number, company_of, count_webhook, event_name, read_retell_request, respond
@@ -53,9 +55,7 @@ async def handle_webhook(gw: Gateway, request: Request) -> Response:
     body = parsed.body
     event, call = event_name(body), _dict(body.get("call"))
     call_id = call.get("call_id") if isinstance(call.get("call_id"), str) else None
-    hinted = _dict(call.get("metadata")).get("correlation_id")
-    if call_id and gw.calls.get(call_id) is None and isinstance(hinted, str) and not request.headers.get("X-Correlation-ID"):
-        gw.calls.get_or_create(call_id, hinted)  # the ID handed out at call_inbound, carried back in metadata
+    gw.adopt_announced_id(request.headers, call)
     ctx = gw.context(request.headers, call_id)
     gw.remember_caller(ctx, caller_number(call), company_of(call))
     key = _dedupe_key(event, call, body, parsed.raw)
@@ -102,14 +102,19 @@ def _apply_event(gw: Gateway, ctx: RequestContext, event: str, call: dict[str, A
 
 
 def _synthetic_marker(inbound: dict[str, Any], body: dict[str, Any]) -> Any:
-    """The caller's synthetic marker, wherever the probe put it (metadata, dynamic vars, SIP header)."""
+    """The caller's synthetic marker: explicit (metadata, dynamic vars, SIP header) or a fiction-reserved number.
+
+    Retell's inbound webhook has no metadata of its own, so a number from a
+    range reserved for fiction is the one marker a synthetic caller always carries.
+    """
     for holder in (_dict(inbound.get("metadata")), _dict(body.get("metadata")), _dict(inbound.get("dynamic_variables"))):
         if holder.get("synthetic") not in (None, False, ""):
             return holder["synthetic"]
     for name, value in _dict(inbound.get("custom_sip_headers")).items():
         if "synthetic" in str(name).lower() and value:
             return value
-    return None
+    caller = inbound.get("from_number")
+    return True if isinstance(caller, str) and is_fictional_number(caller) else None
 
 
 async def handle_inbound(gw: Gateway, request: Request) -> Response:
@@ -121,7 +126,10 @@ async def handle_inbound(gw: Gateway, request: Request) -> Response:
     inbound = _dict(parsed.body.get("call_inbound"))
     call_id = inbound.get("call_id") if isinstance(inbound.get("call_id"), str) else None
     ctx = gw.context(request.headers, call_id)
-    gw.remember_caller(ctx, inbound.get("from_number") if isinstance(inbound.get("from_number"), str) else None, None)
+    numbers = (inbound.get("from_number"), inbound.get("to_number"))
+    if call_id is None and all(isinstance(n, str) for n in numbers):
+        gw.pending_inbound.add((str(numbers[0]), str(numbers[1])), ctx.correlation_id)
+    gw.remember_caller(ctx, str(numbers[0]) if isinstance(numbers[0], str) else None, None)
     key = ("call_inbound", call_id or "", hashlib.sha256(parsed.raw.encode("utf-8")).hexdigest())
     cached = gw.seen_events.get(key) if call_id and not gw.config.has("duplicate-books-twice") else None
     if cached is not None:
@@ -141,6 +149,6 @@ def _inbound_answer(ctx: RequestContext, marker: Any) -> dict[str, Any]:
     dynamic = {"company_id": ctx.company_id, "correlation_id": ctx.correlation_id}
     metadata: dict[str, Any] = {"company_id": ctx.company_id, "correlation_id": ctx.correlation_id}
     if marker is not None:
-        dynamic["synthetic"] = marker if isinstance(marker, str) else "callprobe"
+        dynamic["synthetic"] = marker if isinstance(marker, str) else SYNTHETIC_MARKER
         metadata["synthetic"] = marker
     return {"call_inbound": {"dynamic_variables": dynamic, "metadata": metadata}}

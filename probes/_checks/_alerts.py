@@ -10,7 +10,7 @@ from __future__ import annotations
 from .._evidence import AlertPost, CheckResult, Evidence
 from .._profile import Contract
 from .._scenario import Scenario
-from ._common import excerpt, js
+from ._common import excerpt, js, sole_call
 from ._pii import caller_pii, find_phone, mask_digits, redact_phones, walk_strings
 
 __all__ = ["alert_headline", "check_alert_content", "check_alert_count"]
@@ -38,6 +38,7 @@ def check_alert_count(scenario: Scenario, evidence: Evidence, contract: Contract
     if want is None:
         return []
     n = len(evidence.alerts)
+    call_id, corr = sole_call(scenario, evidence, contract)
     phones = caller_pii(evidence).phones if n else ()
     heads = "; ".join(js(alert_headline(a, phones)) for a in evidence.alerts[:3]) + ("; …" if n > 3 else "")
     expected = "no alert" if want == 0 else f"{want} alert(s)"
@@ -48,7 +49,7 @@ def check_alert_count(scenario: Scenario, evidence: Evidence, contract: Contract
     else:
         reason = f"expected {expected}, {n} fired: {heads}"
     return [CheckResult("alert-count", n == want, reason, expected, f"{n}: {heads}" if n else "0",
-                        evidence=[a.payload for a in evidence.alerts[:5]])]
+                        evidence=[alert_headline(a, phones) for a in evidence.alerts[:5]], call_id=call_id, correlation_id=corr)]
 
 
 def _flat(alert: AlertPost) -> str:

@@ -13,7 +13,7 @@ from .._calcom import JournalEntry
 from .._evidence import CheckResult, Evidence
 from .._profile import Contract
 from .._scenario import CalcomExpectation, Scenario
-from ._common import js, subset_diff
+from ._common import js, sole_call, subset_diff
 
 __all__ = ["check_calcom_requests"]
 
@@ -55,6 +55,7 @@ def _describe(item: CalcomExpectation) -> str:
 def check_calcom_requests(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """calcom-requests: each ``expect.calcom`` item, counted over the journal entries of this run."""
     out = []
+    call_id, corr = sole_call(scenario, evidence, contract)
     for item in scenario.expect.calcom:
         same = [e for e in evidence.calcom if e.endpoint == item.endpoint]
         matching = [e for e in same if _mismatch(item, e) is None]
@@ -68,5 +69,5 @@ def check_calcom_requests(scenario: Scenario, evidence: Evidence, contract: Cont
             reason += f"; {len(misses)} other {item.endpoint} request(s) differ: {_mismatch(item, misses[0])}"
         ev = [{"method": e.method, "path": e.path, "query": e.query, "status": e.status, "correlation_id": e.correlation_id}
               for e in same[:10]]
-        out.append(CheckResult("calcom-requests", ok, reason, want, f"{n} matching of {len(same)} {item.endpoint}", evidence=ev))
+        out.append(CheckResult("calcom-requests", ok, reason, want, f"{n} matching of {len(same)} {item.endpoint}", evidence=ev, call_id=call_id, correlation_id=corr))
     return out

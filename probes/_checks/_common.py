@@ -21,11 +21,15 @@ __all__ = [
     "call_correlation_id",
     "call_ids",
     "call_of",
+    "calls",
     "correlation_exchanges",
     "excerpt",
     "fmt_ms",
+    "in_call",
     "js",
     "request_header",
+    "side_ids",
+    "sole_call",
     "step_of",
     "subset_diff",
     "where",
@@ -65,45 +69,81 @@ def answered(x: Exchange) -> bool:
     return not x.abandoned and x.error is None and x.status is not None
 
 
-def correlation_exchanges(scenario: Scenario, evidence: Evidence, call_index: int) -> list[Exchange]:
-    """The exchanges that belong to the call as the gateway sees it.
+def calls(evidence: Evidence) -> list[tuple[int, str]]:
+    """(call index, call_id) of every call, every run included, in the order first seen.
 
-    Plain HTTP steps (a readiness probe) and requests with a bad signature are
-    not part of the call: the gateway may rightly give them an ID of their own.
+    A call is identified by its ``call_id``, not its index: with ``runs > 1`` the
+    same index is a new call (and a new correlation ID) in each run.
     """
-    out = []
-    for x in evidence.for_call(call_index):
-        step = step_of(scenario, x)
-        if answered(x) and x.kind != "http" and (step is None or step.signature == "valid"):
-            out.append(x)
-    return out
-
-
-def call_correlation_id(scenario: Scenario, evidence: Evidence, call_index: int, contract: Contract) -> str | None:
-    """The ID the gateway gave the call: the one most of its responses carry (first seen wins ties)."""
-    seen = [v for x in correlation_exchanges(scenario, evidence, call_index) if (v := x.header(contract.correlation_header))]
-    if not seen:
-        return None
-    return Counter(seen).most_common(1)[0][0]
-
-
-def call_ids(evidence: Evidence) -> dict[int, str]:
-    """call index → call_id, from the exchanges (every run) or else the plan."""
-    out: dict[int, str] = {}
+    seen: dict[str, int] = {}
     for x in evidence.exchanges:
-        if x.call_id and x.call_index not in out:
-            out[x.call_index] = x.call_id
-    for call in evidence.plan.calls:
-        out.setdefault(call.index, call.call_id)
-    return out
+        if x.call_id and x.call_id not in seen:
+            seen[x.call_id] = x.call_index
+    if not evidence.exchanges:
+        seen = {c.call_id: c.index for c in evidence.plan.calls if c.call_id}
+    return [(index, call_id) for call_id, index in seen.items()]
+
+
+def call_ids(evidence: Evidence) -> set[str]:
+    return {call_id for _, call_id in calls(evidence)}
+
+
+def in_call(scenario: Scenario, x: Exchange) -> bool:
+    """Whether the gateway can tie this answered exchange to its call.
+
+    Plain HTTP steps (a readiness probe), requests with a bad signature and
+    ``call_inbound`` (which Retell sends before the call exists, without a
+    call_id) are not: the gateway may rightly give each an ID of its own.
+    """
+    if not answered(x) or x.kind == "http":
+        return False
+    step = step_of(scenario, x)
+    return step is None or (step.signature == "valid" and step.event != "call_inbound")
+
+
+def correlation_exchanges(scenario: Scenario, evidence: Evidence, call_id: str) -> list[Exchange]:
+    """The answered exchanges of ``call_id`` that belong to the call as the gateway sees it."""
+    return [x for x in evidence.exchanges if x.call_id == call_id and in_call(scenario, x)]
+
+
+def call_correlation_id(scenario: Scenario, evidence: Evidence, call_id: str | None, contract: Contract) -> str | None:
+    """The ID the gateway gave the call: the one most of its answers carry (first seen wins ties)."""
+    if not call_id:
+        return None
+    header = contract.correlation_header
+    seen = [v for x in correlation_exchanges(scenario, evidence, call_id) if (v := x.header(header))]
+    return Counter(seen).most_common(1)[0][0] if seen else None
+
+
+def side_ids(scenario: Scenario, evidence: Evidence, call_id: str, contract: Contract) -> set[str]:
+    """IDs the gateway answered to requests of ``call_id`` that are not part of the call (see :func:`in_call`).
+
+    Telemetry about such a request (a rejected signature, say) rightly carries
+    that request's own ID; it is still correlated, with the answer we saw.
+    """
+    header = contract.correlation_header
+    return {
+        v for x in evidence.exchanges
+        if x.call_id == call_id and answered(x) and not in_call(scenario, x) and (v := x.header(header))
+    }
+
+
+def sole_call(scenario: Scenario, evidence: Evidence, contract: Contract) -> tuple[str | None, str | None]:
+    """(call_id, correlation_id) for a run-wide result when the run had exactly one call.
+
+    A metric or alert result is about the whole run, but with one call it is
+    about that call, and naming it gives the reader an ID to search for.
+    """
+    found = calls(evidence)
+    if len(found) != 1:
+        return None, None
+    call_id = found[0][1]
+    return call_id, call_correlation_id(scenario, evidence, call_id, contract)
 
 
 def call_of(evidence: Evidence, call_id: str | None) -> int | None:
     """The call index that ``call_id`` belongs to, if it is one of ours."""
-    for index, cid in call_ids(evidence).items():
-        if cid and cid == call_id:
-            return index
-    return None
+    return next((index for index, cid in calls(evidence) if call_id and cid == call_id), None)
 
 
 def request_header(x: Exchange, name: str) -> str | None:

@@ -13,11 +13,12 @@ from .._scenario import Scenario
 from ._common import (
     answered,
     call_correlation_id,
-    call_ids,
+    calls,
     correlation_exchanges,
     excerpt,
     js,
     request_header,
+    side_ids,
     where,
 )
 from ._pii import caller_pii, redact_phones
@@ -43,7 +44,7 @@ def check_correlation_echoed(scenario: Scenario, evidence: Evidence, contract: C
         reason = f"{where(x)} answered {x.status} " + (f"with {header}: {value}" if value else f"without {header}")
         out.append(
             CheckResult(
-                "correlation-echoed", value is not None, reason, f"a {header} header", value or "(none)",
+                "correlation-echoed", value is not None, reason, f"{header} header", value or "(none)",
                 call_id=x.call_id or None, correlation_id=value, step=x.step,
             )
         )
@@ -54,14 +55,14 @@ def check_correlation_continuity(scenario: Scenario, evidence: Evidence, contrac
     """correlation-continuity: all answers of one call share one ID, the one the call sent if it sent one."""
     header = contract.correlation_header
     out = []
-    for index, call_id in sorted(call_ids(evidence).items()):
-        exchanges = [x for x in correlation_exchanges(scenario, evidence, index) if x.header(header)]
+    for index, call_id in calls(evidence):
+        exchanges = [x for x in correlation_exchanges(scenario, evidence, call_id) if x.header(header)]
         if not exchanges:
             continue
         ids: dict[str, list[str]] = {}
         for x in exchanges:
             ids.setdefault(x.header(header) or "", []).append(x.step)
-        main = call_correlation_id(scenario, evidence, index, contract)
+        main = call_correlation_id(scenario, evidence, call_id, contract)
         sent = next((v for x in exchanges if (v := request_header(x, header))), None)
         if len(ids) > 1:
             listed = "; ".join(f"{cid} ({', '.join(dict.fromkeys(steps))})" for cid, steps in ids.items())
@@ -83,14 +84,14 @@ def check_correlation_distinct(scenario: Scenario, evidence: Evidence, contract:
     if scenario.calls <= 1:
         return []
     owners: dict[str, list[int]] = {}
-    for index in sorted(call_ids(evidence)):
-        cid = call_correlation_id(scenario, evidence, index, contract)
+    for n, (_, call_id) in enumerate(calls(evidence)):
+        cid = call_correlation_id(scenario, evidence, call_id, contract)
         if cid:
-            owners.setdefault(cid, []).append(index)
-    shared = {cid: calls for cid, calls in owners.items() if len(calls) > 1}
+            owners.setdefault(cid, []).append(n)
+    shared = {cid: sharing for cid, sharing in owners.items() if len(sharing) > 1}
     out = []
-    for cid, calls in shared.items():
-        names = ", ".join(str(c + 1) for c in calls[:-1]) + f" and {calls[-1] + 1}"
+    for cid, sharing in shared.items():
+        names = ", ".join(str(c + 1) for c in sharing[:-1]) + f" and {sharing[-1] + 1}"
         reason = f"calls {names} share correlation ID {cid}"
         out.append(CheckResult("correlation-distinct", False, reason, "one ID per call", cid, correlation_id=cid))
     if not shared:
@@ -103,8 +104,8 @@ def check_correlation_in_logs(scenario: Scenario, evidence: Evidence, contract: 
     """correlation-in-logs: each call is logged, and every line about it carries its ID."""
     cid_field, corr_field = contract.log_call_id_field, contract.log_correlation_field
     out = []
-    for index, call_id in sorted(call_ids(evidence).items()):
-        corr = call_correlation_id(scenario, evidence, index, contract)
+    for _, call_id in calls(evidence):
+        corr = call_correlation_id(scenario, evidence, call_id, contract)
         lines = [line for line in evidence.logs if line.record.get(cid_field) == call_id]
         if not lines:
             reason = f"no log line mentions {cid_field} {call_id} (of {len(evidence.logs)} lines read)"
@@ -113,7 +114,8 @@ def check_correlation_in_logs(scenario: Scenario, evidence: Evidence, contract: 
             continue
         if corr is None:
             continue
-        wrong = [line for line in lines if line.record.get(corr_field) != corr]
+        own = {corr} | side_ids(scenario, evidence, call_id, contract)
+        wrong = [line for line in lines if line.record.get(corr_field) not in own]
         expected = f"{corr_field}={corr} on every line"
         if wrong:
             first = wrong[0].record
@@ -133,9 +135,9 @@ def check_correlation_in_logs(scenario: Scenario, evidence: Evidence, contract: 
 def check_correlation_in_alerts(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """correlation-in-alerts: an alert that names a call also names its correlation ID."""
     out = []
-    for index, call_id in sorted(call_ids(evidence).items()):
-        corr = call_correlation_id(scenario, evidence, index, contract)
-        if not call_id or corr is None:
+    for _, call_id in calls(evidence):
+        corr = call_correlation_id(scenario, evidence, call_id, contract)
+        if corr is None:
             continue
         for n, alert in enumerate(evidence.alerts, start=1):
             text = alert.text
@@ -151,10 +153,10 @@ def check_correlation_in_alerts(scenario: Scenario, evidence: Evidence, contract
 
 def check_correlation_in_calcom(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """correlation-in-calcom: every Cal.com request the gateway made during the run carries a call's ID."""
-    ids = {i: c for i in call_ids(evidence) if (c := call_correlation_id(scenario, evidence, i, contract))}
+    ids = {cid: c for _, cid in calls(evidence) if (c := call_correlation_id(scenario, evidence, cid, contract))}
     if not ids:
         return []
-    single = next(iter(ids.values())) if scenario.calls == 1 else None
+    single = next(iter(ids.values())) if len(ids) == 1 else None
     allowed = {single} if single else set(ids.values())
     expected = single or f"one of {', '.join(sorted(allowed))}"
     out = []
@@ -162,8 +164,7 @@ def check_correlation_in_calcom(scenario: Scenario, evidence: Evidence, contract
         ok = entry.correlation_id in allowed
         what = f"Cal.com {entry.method} {entry.path} ({entry.endpoint})"
         reason = f"{what} carried correlation ID {entry.correlation_id}" + ("" if ok else f", expected {expected}")
-        owner = next((i for i, c in ids.items() if c == entry.correlation_id), None)
-        call_id = call_ids(evidence).get(owner) if owner is not None else None
+        call_id = next((cid for cid, c in ids.items() if c == entry.correlation_id), None)
         out.append(CheckResult("correlation-in-calcom", ok, reason, expected, str(entry.correlation_id),
                                call_id=call_id, correlation_id=entry.correlation_id if ok else single))
     return out

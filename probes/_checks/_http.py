@@ -25,7 +25,7 @@ def _result(
 
 
 def _corr(scenario: Scenario, evidence: Evidence, x: Exchange, contract: Contract) -> str | None:
-    return call_correlation_id(scenario, evidence, x.call_index, contract) or x.header(contract.correlation_header)
+    return call_correlation_id(scenario, evidence, x.call_id, contract) or x.header(contract.correlation_header)
 
 
 def _answer(x: Exchange) -> str:

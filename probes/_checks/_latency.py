@@ -39,7 +39,7 @@ def check_latency_sla(scenario: Scenario, evidence: Evidence, contract: Contract
             CheckResult(
                 check="latency-sla", passed=ok, reason=reason, expected=f"<= {fmt_ms(limit)}",
                 seen=fmt_ms(x.latency_ms), call_id=x.call_id or None,
-                correlation_id=call_correlation_id(scenario, evidence, x.call_index, contract), step=x.step,
+                correlation_id=call_correlation_id(scenario, evidence, x.call_id, contract), step=x.step,
                 evidence={"latency_ms": x.latency_ms, "server_ms": x.server_ms, "limit_ms": limit},
             )
         )

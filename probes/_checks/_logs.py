@@ -9,7 +9,7 @@ from __future__ import annotations
 from .._evidence import CheckResult, Evidence, LogLine
 from .._profile import Contract
 from .._scenario import LogExpectation, Scenario
-from ._common import call_correlation_id, call_of, excerpt, js, subset_diff
+from ._common import call_correlation_id, excerpt, js, subset_diff
 from ._pii import CallerPii, caller_pii, find_phone, find_utterance, mask_digits, redact_phones, walk_strings
 
 __all__ = ["check_log_pii", "check_log_present", "count_text"]
@@ -99,8 +99,7 @@ def check_log_pii(scenario: Scenario, evidence: Evidence, contract: Contract) ->
     out = []
     for line, (field, what) in leaks[:MAX_PII_RESULTS]:
         call_id = line.record.get(contract.log_call_id_field)
-        index = call_of(evidence, call_id if isinstance(call_id, str) else None)
-        corr = call_correlation_id(scenario, evidence, index, contract) if index is not None else None
+        corr = call_correlation_id(scenario, evidence, call_id if isinstance(call_id, str) else None, contract)
         event = line.record.get(contract.log_event_field)
         on = f" (event={js(event)})" if event else ""
         reason = f"log field {js(field)}{on} contains {what}"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from .._evidence import CheckResult, Evidence, MetricsSnapshot
 from .._profile import Contract
 from .._scenario import MetricExpectation, Scenario
+from ._common import sole_call
 
 __all__ = ["check_metric_delta", "format_series"]
 
@@ -87,10 +88,12 @@ def check_metric_delta(scenario: Scenario, evidence: Evidence, contract: Contrac
     if not scenario.expect.metrics:
         return []
     before, after = evidence.metrics_before, evidence.metrics_after
+    call_id, corr = sole_call(scenario, evidence, contract)
     if before is None or after is None:
         missing = "before" if before is None else "after"
         reason = f"the metrics were not scraped {missing} the call, so no delta can be checked"
-        return [CheckResult("metric-delta", False, reason, "two scrapes", f"no {missing} snapshot")]
+        return [CheckResult("metric-delta", False, reason, "two scrapes", f"no {missing} snapshot",
+                            call_id=call_id, correlation_id=corr)]
     out = []
     for item in scenario.expect.metrics:
         for name, labels, want in _targets(item, contract, after):
@@ -101,5 +104,5 @@ def check_metric_delta(scenario: Scenario, evidence: Evidence, contract: Contrac
             if not ok:
                 reason += "; " + _neighbours(before, after, name, labels)
             ev = {"series": series, "before": before.value(name, labels), "after": after.value(name, labels)}
-            out.append(CheckResult("metric-delta", ok, reason, _delta(want), _delta(seen), evidence=ev))
+            out.append(CheckResult("metric-delta", ok, reason, _delta(want), _delta(seen), evidence=ev, call_id=call_id, correlation_id=corr))
     return out

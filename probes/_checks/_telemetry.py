@@ -11,13 +11,13 @@ from __future__ import annotations
 from .._evidence import CheckResult, Evidence
 from .._profile import Contract
 from .._scenario import Scenario
-from ._common import call_ids, fmt_ms
+from ._common import call_ids, fmt_ms, sole_call
 
 __all__ = ["check_time_to_telemetry"]
 
 
 def _first_log(evidence: Evidence, contract: Contract) -> float | None:
-    ours = {cid for cid in call_ids(evidence).values() if cid}
+    ours = call_ids(evidence)
     times = [line.seen_at for line in evidence.logs if line.record.get(contract.log_call_id_field) in ours]
     return min(times) if times else None
 
@@ -40,14 +40,15 @@ def check_time_to_telemetry(scenario: Scenario, evidence: Evidence, contract: Co
     """time-to-telemetry: logs_ms / metrics_ms / alerts_ms from the first request sent."""
     within = scenario.expect.telemetry_within
     kinds = [
-        ("logs", within.logs_ms, "the first log line of the call", lambda: _first_log(evidence, contract)),
-        ("metrics", within.metrics_ms, "the expected metric changes", lambda: _metrics_seen(scenario, evidence)),
-        ("alerts", within.alerts_ms, "the first alert", lambda: _first_alert(evidence)),
+        ("logs", within.logs_ms, "first log line of the call", lambda: _first_log(evidence, contract)),
+        ("metrics", within.metrics_ms, "expected metric changes", lambda: _metrics_seen(scenario, evidence)),
+        ("alerts", within.alerts_ms, "first alert", lambda: _first_alert(evidence)),
     ]
     if not evidence.exchanges or all(limit is None for _, limit, _, _ in kinds):
         return []
     t0 = min(x.sent_at for x in evidence.exchanges)
     out = []
+    call_id, corr = sole_call(scenario, evidence, contract)
     for kind, limit, what, seen_at in kinds:
         if limit is None:
             continue
@@ -55,11 +56,11 @@ def check_time_to_telemetry(scenario: Scenario, evidence: Evidence, contract: Co
         measured = None if at is None else max(0.0, (at - t0) * 1000)
         ev = {"kind": kind, "measured_ms": measured, "limit_ms": limit}
         if measured is None:
-            reason, ok = f"{what} was never seen (limit {fmt_ms(limit)})", False
+            reason, ok = f"{what} not seen (limit {fmt_ms(limit)})", False
         else:
             ok = measured <= limit
             verb = "within" if ok else "over"
-            reason = f"{what} appeared after {fmt_ms(round(measured, 1))}, {verb} the limit of {fmt_ms(limit)}"
+            reason = f"{what} seen after {fmt_ms(round(measured, 1))}, {verb} the limit of {fmt_ms(limit)}"
         seen = "never" if measured is None else fmt_ms(round(measured, 1))
-        out.append(CheckResult("time-to-telemetry", ok, reason, f"<= {fmt_ms(limit)}", seen, evidence=ev))
+        out.append(CheckResult("time-to-telemetry", ok, reason, f"<= {fmt_ms(limit)}", seen, evidence=ev, call_id=call_id, correlation_id=corr))
     return out

@@ -54,7 +54,7 @@ async def request_text(
         response = await client.request(method, url, **kwargs)
     except httpx.TimeoutException:
         raise ObserverError(f"{where}: no answer before the timeout") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ObserverError(f"{where}: cannot connect ({type(exc).__name__}: {exc})") from None
     if response.status_code in (401, 403):
         raise ObserverError(

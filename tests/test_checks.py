@@ -1,0 +1,562 @@
+"""Every check, passing and failing, on hand-made Evidence; reasons asserted verbatim or by regex."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from probes._calcom import JournalEntry
+from probes._checks import CHECK_NAMES, TELEMETRY_CHECKS, run_checks, subset_diff
+from probes._checks._latency import nearest_rank
+from probes._checks._pii import find_phone, mask_digits, redact_phones
+from probes._evidence import AlertPost, CheckResult, Evidence, Exchange, LogLine, MetricsSnapshot, series_key
+from probes._observers import parse_exposition
+from probes._plan import Plan, PlannedRequest, build_plan
+from probes._profile import Contract
+from probes._scenario import Scenario, parse_scenario
+
+START_MS = 1767369600000
+T0 = START_MS / 1000
+CORR = "corr-1"
+
+BOOKING_STEPS: list[dict[str, Any]] = [
+    {"event": "call_started", "expect": {"status": 204, "within_ms": 500}},
+    {"function": "check_availability", "at": 5, "outcome": "slots", "expect": {"body": {"available": True}}},
+    {"function": "book_appointment", "at": 9, "outcome": "booked", "expect": {"status": 200, "body": {"booked": True}}},
+    {"event": "call_ended", "at": 20},
+]
+ANSWERS: dict[str, tuple[int, dict[str, Any] | None]] = {
+    "call_started": (204, None),
+    "call_ended": (204, None),
+    "check_availability": (200, {"available": True, "slots": ["2026-01-09T15:00:00-05:00"], "message": "ok"}),
+    "book_appointment": (200, {"booked": True, "booking_uid": "bk_1", "message": "booked"}),
+}
+
+
+def make_scenario(steps: list[dict[str, Any]] | None = None, **fields: Any) -> Scenario:
+    return parse_scenario({"name": "unit", "steps": steps or BOOKING_STEPS, **fields})
+
+
+def make_plan(scenario: Scenario) -> Plan:
+    return build_plan(scenario, api_key="k", seed=1, start_ms=START_MS)
+
+
+def exchange(r: PlannedRequest, *, corr: str | None = CORR, status: int | None = None, body: Any = None,
+             latency_ms: float = 50.0, **over: Any) -> Exchange:
+    default_status, default_body = ANSWERS.get(r.step.label, (200, None))
+    answer = body if body is not None else default_body
+    headers = {"X-Correlation-ID": corr} if corr else {}
+    x = Exchange(
+        call_index=r.call_index, call_id=r.call_id, step_index=r.step_index, step=r.label, delivery=r.delivery,
+        kind=r.kind, method=r.method, path=r.path, request_headers=dict(r.headers), request_body=r.body,
+        sent_at=T0 + r.send_at_s, expect=r.step.expect, latency_ms=latency_ms,
+        status=status if status is not None else default_status, response_headers=headers,
+        response_body=json.dumps(answer) if answer is not None else "",
+    )
+    return replace(x, **over)
+
+
+def make_evidence(scenario: Scenario, overrides: dict[str, dict[str, Any]] | None = None,
+                  corr_of_call: dict[int, str] | None = None, **fields: Any) -> Evidence:
+    """Evidence where every request got its default answer, except ``overrides[step label]``."""
+    plan = make_plan(scenario)
+    xs = []
+    for r in plan.requests():
+        corr = (corr_of_call or {}).get(r.call_index, CORR)
+        xs.append(exchange(r, **{"corr": corr, **(overrides or {}).get(r.label, {})}))
+    return Evidence(plan=plan, exchanges=xs, started_at=T0, **fields)
+
+
+def check(name: str, scenario: Scenario, evidence: Evidence, contract: Contract | None = None) -> list[CheckResult]:
+    assert name in CHECK_NAMES
+    return [r for r in run_checks(scenario, evidence, contract or Contract()) if r.check == name]
+
+
+def failures(name: str, scenario: Scenario, evidence: Evidence, contract: Contract | None = None) -> list[str]:
+    return [r.reason for r in check(name, scenario, evidence, contract) if not r.passed]
+
+
+def all_pass(name: str, scenario: Scenario, evidence: Evidence, contract: Contract | None = None) -> list[CheckResult]:
+    results = check(name, scenario, evidence, contract)
+    assert results, f"{name} produced no result"
+    assert all(r.passed for r in results), [r.reason for r in results if not r.passed]
+    return results
+
+
+def log(record: dict[str, Any], seen_at: float = T0 + 0.1) -> LogLine:
+    return LogLine(seen_at=seen_at, record=record, raw=json.dumps(record))
+
+
+def call_logs(evidence: Evidence, corr: str = CORR, **extra: Any) -> list[LogLine]:
+    cid = evidence.plan.calls[0].call_id
+    events = ["call_started", "availability_checked", "booking_created", "call_ended"]
+    return [log({"level": "INFO", "event": e, "message": e.replace("_", " "), "call_id": cid,
+                 "correlation_id": corr, **extra}) for e in events]
+
+
+# -- run_checks ----------------------------------------------------------------------------
+
+
+def test_names_and_order_are_stable() -> None:
+    assert CHECK_NAMES == (
+        "target-reachable", "step-status", "signature-rejected", "step-body", "latency-sla", "latency-percentile",
+        "correlation-echoed", "correlation-continuity", "correlation-distinct", "correlation-in-logs",
+        "correlation-in-alerts", "correlation-in-calcom", "metric-delta", "log-present", "log-pii",
+        "calcom-requests", "alert-count", "alert-content", "time-to-telemetry",
+    )
+    assert TELEMETRY_CHECKS <= set(CHECK_NAMES)
+    s = make_scenario()
+    ev = make_evidence(s)
+    ev.logs = call_logs(ev)
+    names = [r.check for r in run_checks(s, ev, Contract())]
+    assert names == sorted(names, key=CHECK_NAMES.index)
+    assert all(r.reason and r.expected for r in run_checks(s, ev, Contract()))
+
+
+# -- target-reachable / step-status / signature-rejected / step-body ------------------------
+
+
+def test_target_reachable() -> None:
+    s = make_scenario()
+    all_pass("target-reachable", s, make_evidence(s))
+    refused = {"error": "ConnectError: [Errno 111] Connection refused", "status": None, "latency_ms": None}
+    ev = make_evidence(s, {"call_started": {**refused, "corr": None}, "call_ended": {"abandoned": True, "error": "hung up"}})
+    assert failures("target-reachable", s, ev) == [
+        "POST /api/retell/webhook (call_started) got no answer: ConnectError: [Errno 111] Connection refused"
+    ]
+
+
+def test_step_status() -> None:
+    s = make_scenario()
+    results = all_pass("step-status", s, make_evidence(s))
+    assert [r.reason for r in results][:2] == [
+        "POST /api/retell/webhook (call_started) answered 204",
+        "POST /api/retell/functions/check_availability (check_availability) answered 200",
+    ]
+    ev = make_evidence(s, {"book_appointment": {"status": 500}, "check_availability": {"status": 302}})
+    bad = [r for r in check("step-status", s, ev) if not r.passed]
+    assert [r.reason for r in bad] == [
+        "POST /api/retell/functions/check_availability (check_availability) answered 302, expected a 2xx",
+        "POST /api/retell/functions/book_appointment (book_appointment) answered 500, expected 200",
+    ]
+    assert bad[1].expected == "200" and bad[1].seen.startswith("500 {") and bad[1].correlation_id == CORR
+
+
+def test_signature_rejected() -> None:
+    steps = [{"event": "call_started"}, {"event": "call_ended", "at": 3, "signature": "forged"},
+             {"event": "call_analyzed", "at": 5, "signature": "missing"}]
+    s = make_scenario(steps)
+    ok = make_evidence(s, {"call_ended": {"status": 401}, "call_analyzed": {"status": 401}})
+    assert [r.reason for r in all_pass("signature-rejected", s, ok)] == [
+        "a forged X-Retell-Signature was rejected with 401",
+        "a request without X-Retell-Signature was rejected with 401",
+    ]
+    assert check("step-status", s, ok)[-1].step == "call_started"  # bad-signature steps are not held to 2xx
+    bad = make_evidence(s, {"call_ended": {"status": 204}, "call_analyzed": {"status": 500}})
+    assert failures("signature-rejected", s, bad) == [
+        "a forged X-Retell-Signature was accepted with 204",
+        "a request without X-Retell-Signature was answered with 500, expected 401",
+    ]
+
+
+def test_step_body() -> None:
+    s = make_scenario()
+    assert [r.reason for r in all_pass("step-body", s, make_evidence(s))] == [
+        'check_availability: the answer contains {"available": true}',
+        'book_appointment: the answer contains {"booked": true}',
+    ]
+    ev = make_evidence(s, {"book_appointment": {"body": {"booked": False, "error": "slot_taken"}},
+                           "check_availability": {"response_body": "<html>oops</html>"}})
+    results = [r for r in check("step-body", s, ev) if not r.passed]
+    assert [r.reason for r in results] == [
+        "check_availability: the answer is not JSON: <html>oops</html>",
+        'book_appointment: expected body["booked"] = true, got false',
+    ]
+    assert results[1].expected == '{"booked": true}'
+    assert results[1].seen == '{"booked": false, "error": "slot_taken"}'
+
+
+def test_subset_diff_key_paths() -> None:
+    got = {"a": {"b": [1, {"c": "d"}]}, "n": 1}
+    assert subset_diff({"a": {"b": [1, {"c": "d"}]}}, got) is None
+    assert subset_diff({"a": {"b": [1, {"c": "e"}]}}, got) == 'expected body["a"]["b"][1]["c"] = "e", got "d"'
+    assert subset_diff({"a": {"x": None}}, got) == 'expected body["a"]["x"] = null, got no such key'
+    assert subset_diff({"n": True}, got) == 'expected body["n"] = true, got 1'
+    assert subset_diff({"a": [1]}, got) == 'expected body["a"] = [1], got {"b": [1, {"c": "d"}]}'
+    assert subset_diff({"a": {"b": [1]}}, got) == 'expected body["a"]["b"] = [1], got [1, {"c": "d"}]'
+    assert subset_diff({"n": {"x": 1}}, got) == 'expected body["n"] to be an object, got 1'
+
+
+# -- latency ------------------------------------------------------------------------------------
+
+
+def test_latency_sla() -> None:
+    s = make_scenario()
+    results = all_pass("latency-sla", s, make_evidence(s))
+    assert [r.reason for r in results] == ["call_started took 50 ms, within the SLA of 500 ms"]
+    assert results[0].evidence == {"latency_ms": 50.0, "server_ms": None, "limit_ms": 500}
+    ev = make_evidence(s, {"call_started": {"latency_ms": 812.5, "response_headers": {
+        "X-Correlation-ID": CORR, "Server-Timing": "app;dur=790"}}})
+    [result] = check("latency-sla", s, ev)
+    assert not result.passed
+    assert result.reason == "call_started took 812.5 ms (gateway says 790 ms), over the SLA of 500 ms"
+    assert (result.expected, result.seen, result.step) == ("<= 500 ms", "812.5 ms", "call_started")
+
+
+def test_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 21)]
+    assert nearest_rank(values, 95) == 19.0
+    assert nearest_rank(values, 100) == 20.0
+    assert nearest_rank(values, 50) == 10.0
+    assert nearest_rank([7.0], 99) == 7.0
+
+
+def test_latency_percentile() -> None:
+    steps = [{"event": "call_started"}, {"function": "check_availability", "at": 2, "outcome": "slots"},
+             {"event": "call_ended", "at": 5}]
+    s = make_scenario(steps, calls=10, expect={"latency": [{"kind": "webhook", "percentile": 95, "max_ms": 500}]})
+    ev = make_evidence(s)
+    webhooks = [x for x in ev.exchanges if x.kind == "webhook"]
+    ev.exchanges = [replace(x, latency_ms=10.0 * (i + 1)) if x.kind == "webhook" else replace(x, latency_ms=9000.0)
+                    for i, x in enumerate(ev.exchanges)]
+    [result] = all_pass("latency-percentile", s, ev)
+    assert result.reason.startswith("p95 of webhook latency is ") and result.reason.endswith("within max 500 ms (n=20)")
+    assert result.evidence["n"] == len(webhooks) == 20
+    slow = [replace(x, latency_ms=612.0 if i % 10 == 0 else 100.0) for i, x in enumerate(ev.exchanges)]
+    ev.exchanges = [x for x in slow if x.kind == "webhook"]
+    ev.exchanges[-1] = replace(ev.exchanges[-1], latency_ms=612.0)
+    ev.exchanges[-2] = replace(ev.exchanges[-2], latency_ms=640.0)
+    assert failures("latency-percentile", s, ev) == ["p95 of webhook latency is 612 ms, over max 500 ms (n=20)"]
+    ev.exchanges = []
+    assert failures("latency-percentile", s, ev) == ["no answered webhook request to compute p95 from (max 500 ms, n=0)"]
+
+
+# -- correlation --------------------------------------------------------------------------------
+
+
+def test_correlation_echoed() -> None:
+    s = make_scenario()
+    assert len(all_pass("correlation-echoed", s, make_evidence(s))) == 4
+    ev = make_evidence(s, {"book_appointment": {"corr": None}})
+    [bad] = [r for r in check("correlation-echoed", s, ev) if not r.passed]
+    assert bad.reason == "POST /api/retell/functions/book_appointment (book_appointment) answered 200 without X-Correlation-ID"
+    assert (bad.expected, bad.seen, bad.step) == ("X-Correlation-ID header", "(none)", "book_appointment")
+    renamed = Contract(correlation_header="X-Request-ID")
+    assert len(failures("correlation-echoed", s, make_evidence(s), renamed)) == 4
+
+
+def test_correlation_continuity() -> None:
+    s = make_scenario()
+    [ok] = all_pass("correlation-continuity", s, make_evidence(s))
+    assert ok.reason == "call 1 kept correlation ID corr-1 on all 4 answers"
+    ev = make_evidence(s, {"book_appointment": {"corr": "corr-X"}})
+    assert failures("correlation-continuity", s, ev) == [
+        "call 1 got 2 correlation IDs: corr-1 (call_started, check_availability, call_ended); corr-X (book_appointment)"
+    ]
+    sent = make_scenario([{"event": "call_started", "correlation_id": "probe-123"}, {"event": "call_ended", "at": 2}])
+    assert failures("correlation-continuity", sent, make_evidence(sent)) == [
+        "call 1 sent X-Correlation-ID: probe-123 but the gateway answered with corr-1"
+    ]
+    kept = make_evidence(sent, corr_of_call={0: "probe-123"})
+    assert all_pass("correlation-continuity", sent, kept)[0].reason.endswith("(the one it sent)")
+
+
+def test_correlation_distinct() -> None:
+    s = make_scenario(calls=3)
+    ok = make_evidence(s, corr_of_call={0: "a", 1: "b", 2: "c"})
+    assert [r.reason for r in all_pass("correlation-distinct", s, ok)] == ["3 calls have 3 distinct correlation IDs"]
+    bad = make_evidence(s, corr_of_call={0: "a", 1: "a", 2: "a"})
+    assert failures("correlation-distinct", s, bad) == ["calls 1, 2 and 3 share correlation ID a"]
+    assert check("correlation-distinct", make_scenario(), make_evidence(make_scenario())) == []
+
+
+def test_correlation_in_logs() -> None:
+    s = make_scenario()
+    ev = make_evidence(s)
+    cid = ev.plan.calls[0].call_id
+    ev.logs = call_logs(ev)
+    [ok] = all_pass("correlation-in-logs", s, ev)
+    assert ok.reason == f"all 4 log lines of call_id {cid} carry correlation_id corr-1"
+    ev.logs = []
+    assert failures("correlation-in-logs", s, ev) == [f"no log line mentions call_id {cid} (of 0 lines read)"]
+    ev.logs = call_logs(ev)
+    ev.logs[2] = log({**ev.logs[2].record, "correlation_id": None})
+    [bad] = check("correlation-in-logs", s, ev)
+    assert bad.reason == (f"1 of 4 log lines of call_id {cid} lack correlation_id corr-1: "
+                          'first is event="booking_created" with correlation_id=null')
+    assert (bad.call_id, bad.correlation_id) == (cid, CORR)
+
+
+def test_correlation_in_alerts() -> None:
+    s = make_scenario()
+    ev = make_evidence(s)
+    cid = ev.plan.calls[0].call_id
+    ev.alerts = [AlertPost(T0 + 1, {"text": f"calendar_unavailable on call {cid} (correlation_id {CORR})"}),
+                 AlertPost(T0 + 2, {"text": "unrelated alert"})]
+    assert [r.reason for r in all_pass("correlation-in-alerts", s, ev)] == [
+        f"alert 1 mentions call_id {cid} and its correlation ID corr-1"
+    ]
+    ev.alerts = [AlertPost(T0 + 1, {"text": "calendar_unavailable", "blocks": [{"text": {"text": f"call {cid}"}}]})]
+    assert failures("correlation-in-alerts", s, ev) == [f"alert 1 mentions call_id {cid} but not its correlation ID corr-1"]
+
+
+def journal(endpoint: str, corr: str | None = CORR, **fields: Any) -> JournalEntry:
+    paths = {"slots": ("GET", "/v2/slots"), "bookings.create": ("POST", "/v2/bookings")}
+    method, path = paths[endpoint]
+    base: dict[str, Any] = {"seq": 1, "at": T0 + 1, "method": method, "path": path, "status": 200,
+                            "duration_ms": 3.0, "endpoint": endpoint, "correlation_id": corr}
+    return JournalEntry.model_validate({**base, **fields})
+
+
+def test_correlation_in_calcom() -> None:
+    s = make_scenario()
+    ev = make_evidence(s, calcom=[journal("slots"), journal("bookings.create")])
+    assert [r.reason for r in all_pass("correlation-in-calcom", s, ev)] == [
+        "Cal.com GET /v2/slots (slots) carried correlation ID corr-1",
+        "Cal.com POST /v2/bookings (bookings.create) carried correlation ID corr-1",
+    ]
+    ev.calcom = [journal("slots"), journal("bookings.create", corr=None)]
+    assert failures("correlation-in-calcom", s, ev) == [
+        "Cal.com POST /v2/bookings (bookings.create) carried correlation ID None, expected corr-1"
+    ]
+    two = make_scenario(calls=2)
+    ev2 = make_evidence(two, corr_of_call={0: "a", 1: "b"}, calcom=[journal("slots", "b"), journal("slots", "z")])
+    assert failures("correlation-in-calcom", two, ev2) == [
+        "Cal.com GET /v2/slots (slots) carried correlation ID z, expected one of a, b"
+    ]
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+BEFORE = """\
+# TYPE askproai_bookings_total counter
+askproai_bookings_total{source="retell",status="booked"} 4.0
+askproai_bookings_total{source="retell",status="failed"} 1.0
+# TYPE askproai_webhook_processing_duration_seconds histogram
+askproai_webhook_processing_duration_seconds_bucket{event="call_started",le="0.5",provider="retell"} 2.0
+askproai_webhook_processing_duration_seconds_bucket{event="call_started",le="+Inf",provider="retell"} 2.0
+askproai_webhook_processing_duration_seconds_count{event="call_started",provider="retell"} 2.0
+askproai_webhook_processing_duration_seconds_sum{event="call_started",provider="retell"} 0.02
+"""
+
+
+def after_text(booked: int, failed: int, count: int, fast: int) -> str:
+    return (
+        "# TYPE askproai_bookings_total counter\n"
+        f'askproai_bookings_total{{source="retell",status="booked"}} {booked}.0\n'
+        f'askproai_bookings_total{{source="retell",status="failed"}} {failed}.0\n'
+        "# TYPE askproai_webhook_processing_duration_seconds histogram\n"
+        f'askproai_webhook_processing_duration_seconds_bucket{{event="call_started",le="0.5",provider="retell"}} {fast}.0\n'
+        f'askproai_webhook_processing_duration_seconds_bucket{{event="call_started",le="+Inf",provider="retell"}} {count}.0\n'
+        f'askproai_webhook_processing_duration_seconds_count{{event="call_started",provider="retell"}} {count}.0\n'
+        'askproai_webhook_processing_duration_seconds_sum{event="call_started",provider="retell"} 0.5\n'
+    )
+
+
+METRIC_EXPECT = {"metrics": [
+    {"name": "askproai_bookings_total", "labels": {"status": "booked"}, "delta": 1},
+    {"name": "askproai_webhook_processing_duration_seconds", "labels": {"event": "call_started"},
+     "count_delta": 1, "le": "0.50", "bucket_delta": 1},
+]}
+
+
+def test_metric_delta_passes() -> None:
+    s = make_scenario(expect=METRIC_EXPECT)
+    ev = make_evidence(s, metrics_before=parse_exposition(BEFORE, T0), metrics_after=parse_exposition(after_text(5, 1, 3, 3), T0 + 1))
+    assert [r.reason for r in all_pass("metric-delta", s, ev)] == [
+        'askproai_bookings_total{status="booked"}: expected +1, seen +1',
+        'askproai_webhook_processing_duration_seconds_count{event="call_started"}: expected +1, seen +1',
+        'askproai_webhook_processing_duration_seconds_bucket{event="call_started",le="0.5"}: expected +1, seen +1',
+    ]
+
+
+def test_metric_delta_fails_with_the_closest_series() -> None:
+    s = make_scenario(expect=METRIC_EXPECT)
+    ev = make_evidence(s, metrics_before=parse_exposition(BEFORE, T0), metrics_after=parse_exposition(after_text(4, 2, 3, 2), T0 + 1))
+    results = [r for r in check("metric-delta", s, ev) if not r.passed]
+    assert [r.reason for r in results] == [
+        'askproai_bookings_total{status="booked"}: expected +1, seen +0; series present: '
+        '{status="booked",source="retell"} +0, {status="failed",source="retell"} +1',
+        'askproai_webhook_processing_duration_seconds_bucket{event="call_started",le="0.5"}: expected +1, seen +0; '
+        'series present: {event="call_started",le="0.5",provider="retell"} +0',
+    ]
+    assert (results[0].expected, results[0].seen) == ("+1", "+0")
+    assert (results[0].call_id, results[0].correlation_id) == (ev.plan.calls[0].call_id, CORR)  # one call: name it
+
+
+def test_metric_delta_maps_names_and_reports_missing_series() -> None:
+    s = make_scenario(expect={"metrics": [{"name": "askproai_bookings_total", "labels": {"status": "booked"}, "delta": 1}]})
+    contract = Contract(metric_names={"askproai_bookings_total": "acme_bookings_total"}, metric_labels={"status": "result"})
+    after = MetricsSnapshot(T0 + 1, {series_key("acme_bookings_total", {"result": "booked"}): 1.0})
+    ev = make_evidence(s, metrics_before=MetricsSnapshot(T0, {}), metrics_after=after)
+    assert [r.reason for r in all_pass("metric-delta", s, ev, contract)] == ['acme_bookings_total{result="booked"}: expected +1, seen +1']
+    assert failures("metric-delta", s, ev) == [
+        'askproai_bookings_total{status="booked"}: expected +1, seen +0; no series named askproai_bookings_total'
+    ]
+    ev.metrics_before = None
+    assert failures("metric-delta", s, ev) == ["the metrics were not scraped before the call, so no delta can be checked"]
+
+
+# -- logs -----------------------------------------------------------------------------------------
+
+
+def test_log_present() -> None:
+    s = make_scenario(expect={"logs": [
+        {"event": "booking_created", "level": "info"},
+        {"event": "call_started", "fields": {"message": "call started"}, "max_count": 1},
+        {"event": "slot_taken", "min_count": 0, "max_count": 0},
+    ]})
+    ev = make_evidence(s)
+    ev.logs = call_logs(ev)
+    assert [r.reason for r in all_pass("log-present", s, ev)] == [
+        'expected at least 1 log line(s) with event="booking_created", level="info", found 1',
+        'expected exactly 1 log line(s) with event="call_started", fields {"message": "call started"}, found 1',
+        'expected no log line(s) with event="slot_taken", found 0',
+    ]
+    ev.logs = [log({**line.record, "level": "ERROR"}) for line in call_logs(ev)] + [log({"event": "slot_taken"})]
+    ev.logs.append(ev.logs[0])
+    assert failures("log-present", s, ev) == [
+        'expected at least 1 log line(s) with event="booking_created", level="info", found 0; '
+        '1 line(s) with event="booking_created" differ: expected line["level"] = "info", got "ERROR"',
+        'expected exactly 1 log line(s) with event="call_started", fields {"message": "call started"}, found 2',
+        'expected no log line(s) with event="slot_taken", found 1',
+    ]
+
+
+def test_log_pii_passes_on_hashed_numbers() -> None:
+    s = make_scenario()
+    ev = make_evidence(s)
+    ev.logs = call_logs(ev, phone_hash="sha256:0123456789ab")
+    assert [r.reason for r in all_pass("log-pii", s, ev)] == [
+        "none of 4 log lines holds a caller phone number or transcript text"
+    ]
+    assert check("log-pii", make_scenario(expect={"pii_free_logs": False}), ev) == []
+
+
+@pytest.mark.parametrize("form", ["e164", "digits", "dashes", "brackets", "spaces"])
+def test_log_pii_finds_the_phone_in_any_spelling(form: str) -> None:
+    s = make_scenario()
+    ev = make_evidence(s)
+    phone = ev.plan.calls[0].caller.phone  # +1AAA55501NN
+    area, nn = phone[2:5], phone[-2:]
+    text = {"e164": phone, "digits": phone[1:], "dashes": f"{area}-555-01{nn}",
+            "brackets": f"({area}) 555-01{nn}", "spaces": f"+1 {area} 555 01{nn}"}[form]
+    ev.logs = call_logs(ev)
+    ev.logs[1] = log({**ev.logs[1].record, "message": f"caller {text} asked"})
+    [bad] = check("log-pii", s, ev)
+    masked = mask_digits(text)
+    assert masked.endswith(nn) and phone[2:-2] not in masked.replace("-", "").replace(" ", "")
+    assert bad.reason == f'log field "message" (event="availability_checked") contains phone number "caller {masked} asked"'
+    assert phone not in bad.reason + bad.seen and (bad.call_id, bad.correlation_id) == (ev.plan.calls[0].call_id, CORR)
+
+
+def test_log_pii_finds_transcript_text_and_raw_lines() -> None:
+    s = make_scenario()
+    ev = make_evidence(s)
+    said = json.loads(ev.plan.calls[0].requests[-1].body)["call"]["transcript_object"][1]["content"]
+    assert len(said) >= 20
+    phone = ev.plan.calls[0].caller.phone
+    ev.logs = [log({"event": "transcript_updated", "ctx": {"last": f"user said: {said}"}}),
+               LogLine(T0, {}, f"DEBUG print {phone}")]
+    assert failures("log-pii", s, ev) == [
+        f'log field "ctx.last" (event="transcript_updated") contains transcript text {json.dumps(said[:23] + "…", ensure_ascii=False)}',
+        f'log field "(raw line)" contains phone number "DEBUG print +*********{phone[-2:]}"',
+    ]
+
+
+def test_pii_helpers() -> None:
+    assert mask_digits("+14155550142") == "+*********42"
+    assert find_phone("hash 4155550142000", ("+14155550142",)) == (5, 18)
+    assert find_phone("call at 2026-01-02 16:00", ("+14155550142",)) is None
+    assert find_phone("Tel. 030 23125123", ("+493023125123",)) == (5, 17)
+    assert redact_phones("a +14155550142 b 415.555.0142", ("+14155550142",)) == "a +*********42 b ***.***.**42"
+
+
+# -- Cal.com ----------------------------------------------------------------------------------------
+
+
+def test_calcom_requests() -> None:
+    s = make_scenario(expect={"calcom": [
+        {"endpoint": "slots", "count": 1, "query": {"eventTypeId": "1001"}},
+        {"endpoint": "bookings.create", "count": 1, "body": {"eventTypeId": 1001}},
+        {"endpoint": "bookings.create", "min_count": 1},
+    ]})
+    ev = make_evidence(s, calcom=[journal("slots", query={"eventTypeId": "1001", "start": "2026-01-09"}),
+                                  journal("bookings.create", body={"eventTypeId": 1001, "start": "x"})])
+    assert [r.reason for r in all_pass("calcom-requests", s, ev)] == [
+        'expected exactly 1 Cal.com slots request(s) with query {"eventTypeId": "1001"}, seen 1',
+        'expected exactly 1 Cal.com bookings.create request(s) with body {"eventTypeId": 1001}, seen 1',
+        "expected at least 1 Cal.com bookings.create request(s), seen 1",
+    ]
+    ev.calcom = [journal("slots", query={"eventTypeId": "2002"}),
+                 journal("bookings.create", body=json.dumps({"eventTypeId": 1001})),
+                 journal("bookings.create", body={"eventTypeId": 1001})]
+    assert failures("calcom-requests", s, ev) == [
+        'expected exactly 1 Cal.com slots request(s) with query {"eventTypeId": "1001"}, seen 0; '
+        '1 other slots request(s) differ: expected query["eventTypeId"] = "1001", got "2002"',
+        'expected exactly 1 Cal.com bookings.create request(s) with body {"eventTypeId": 1001}, seen 2',
+    ]
+
+
+# -- alerts ------------------------------------------------------------------------------------------
+
+
+def test_alert_count() -> None:
+    silent = make_scenario(expect={"alerts": {"count": 0}})
+    ev = make_evidence(silent)
+    assert [r.reason for r in all_pass("alert-count", silent, ev)] == ["no alert fired, as expected"]
+    ev.alerts = [AlertPost(T0 + 1, {"text": "calendar_unavailable x3\nmore detail"}),
+                 AlertPost(T0 + 2, {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*rate_limited*"}}]})]
+    [bad] = check("alert-count", silent, ev)
+    assert bad.reason == 'expected no alert, 2 fired: "calendar_unavailable x3"; "*rate_limited*"'
+    assert (bad.expected, bad.seen) == ("no alert", '2: "calendar_unavailable x3"; "*rate_limited*"')
+    once = make_scenario(expect={"alerts": {"count": 1}})
+    ev.alerts = []
+    assert failures("alert-count", once, ev) == ["expected 1 alert(s), none fired"]
+
+
+def test_alert_content() -> None:
+    s = make_scenario(expect={"alerts": {"count": 1, "contains": ["calendar_unavailable", CORR]}})
+    ev = make_evidence(s)
+    ev.alerts = [AlertPost(T0 + 1, {"text": f"calendar_unavailable (correlation_id {CORR})"})]
+    assert [r.reason for r in all_pass("alert-content", s, ev)] == [
+        f'alert 1 "calendar_unavailable (correlation_id {CORR})" is as expected'
+    ]
+    phone = ev.plan.calls[0].caller.phone
+    ev.alerts = [AlertPost(T0 + 1, {"text": "booking failed", "blocks": [{"text": {"text": f"caller {phone}"}}]})]
+    [bad] = check("alert-content", s, ev)
+    assert bad.reason == (f'alert 1 "booking failed" lacks "calendar_unavailable", "{CORR}" and contains the caller\'s '
+                          f'phone number "+*********{phone[-2:]}"')
+    assert check("alert-content", s, make_evidence(s)) == []
+
+
+# -- time to telemetry ----------------------------------------------------------------------------------
+
+
+def test_time_to_telemetry() -> None:
+    s = make_scenario(expect={
+        "telemetry_within": {"logs_ms": 1000, "metrics_ms": 2000, "alerts_ms": 500},
+        "metrics": [{"name": "askproai_bookings_total", "delta": 1}],
+    })
+    ev = make_evidence(s)
+    t0 = min(x.sent_at for x in ev.exchanges)
+    ev.logs = [log({**line.record}, seen_at=t0 + 0.25) for line in call_logs(ev)] + [log({"event": "other"}, t0 + 0.01)]
+    ev.metric_seen_at = {0: t0 + 1.5}
+    ev.alerts = [AlertPost(t0 + 0.4, {"text": "x"})]
+    results = [r for r in all_pass("time-to-telemetry", s, ev)]
+    assert [r.reason for r in results] == [
+        "first log line of the call seen after 250 ms, within the limit of 1000 ms",
+        "expected metric changes seen after 1500 ms, within the limit of 2000 ms",
+        "first alert seen after 400 ms, within the limit of 500 ms",
+    ]
+    assert [r.evidence["measured_ms"] for r in results] == pytest.approx([250, 1500, 400])
+    ev.logs, ev.metric_seen_at = [], {}
+    ev.alerts = [AlertPost(t0 + 0.75, {"text": "x"})]
+    assert failures("time-to-telemetry", s, ev) == [
+        "first log line of the call not seen (limit 1000 ms)",
+        "expected metric changes not seen (limit 2000 ms)",
+        "first alert seen after 750 ms, over the limit of 500 ms",
+    ]
