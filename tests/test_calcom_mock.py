@@ -46,7 +46,7 @@ V_ET = {"cal-api-version": "2024-06-14"}
 AUTH = {"Authorization": f"Bearer {KEY}"}
 MONDAY = {"start": "2026-03-02", "end": "2026-03-02", "eventTypeId": "1001", "timeZone": "Europe/Berlin"}
 ATTENDEE = {"name": "Max Mustermann", "email": "max.mustermann@example.org", "timeZone": "Europe/Berlin",
-            "phoneNumber": "+4915112345678", "language": "de"}
+            "phoneNumber": "+493023125042", "language": "de"}
 BOOKING_REQUIRED = {"id", "uid", "title", "description", "hosts", "status", "start", "end", "duration", "eventTypeId",
                     "eventType", "location", "absentHost", "createdAt", "updatedAt", "attendees",
                     "bookingFieldsResponses"}
@@ -103,7 +103,7 @@ def wait_for(predicate: Callable[[], bool], deadline_s: float = 5.0) -> None:
 
 async def test_create_answers_201_with_the_booking_output(client: httpx.AsyncClient) -> None:
     response = await create(client, metadata={"call_id": "call_7f3a9c"},
-                            bookingFieldsResponses={"attendeePhoneNumber": "+4915112345678", "notes": "Neupatient"})
+                            bookingFieldsResponses={"attendeePhoneNumber": "+493023125042", "notes": "Neupatient"})
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"status", "data"} and body["status"] == "success"
@@ -117,7 +117,7 @@ async def test_create_answers_201_with_the_booking_output(client: httpx.AsyncCli
     assert data["hosts"][0]["name"] == "Dr. Beispiel" and data["hosts"][0]["email"] == "praxis@example.com"
     assert data["location"] == data["meetingUrl"] == f"https://app.cal.com/video/{data['uid']}"
     assert data["icsUid"] == f"{data['uid']}@Cal.com"
-    assert data["attendees"][0]["phoneNumber"] == "+4915112345678"
+    assert data["attendees"][0]["phoneNumber"] == "+493023125042"
     assert data["bookingFieldsResponses"]["notes"] == "Neupatient"
     assert data["metadata"] == {"call_id": "call_7f3a9c"}
 
