@@ -15,11 +15,11 @@ from mocks._serve import RunningServer, serve_in_thread
 from mocks.calcom import create_app as create_calcom_app
 from mocks.gateway import DEFECTS, GatewayConfig
 from mocks.gateway import create_app as create_gateway_app
-from mocks.sinks import create_sink_app
+from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
 from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY
 from ._errors import ConfigError
-from ._profile import TargetProfile
+from ._profile import ErrorSourceConfig, TargetProfile, TraceSourceConfig
 
 __all__ = ["EmbeddedWorld"]
 
@@ -31,7 +31,10 @@ class EmbeddedWorld:
     defects: frozenset[str] = frozenset()
     calcom: RunningServer | None = None
     sink: RunningServer | None = None
+    otlp: RunningServer | None = None
+    sentry: RunningServer | None = None
     _gateways: list[RunningServer] = field(default_factory=list)
+    _session_profile: TargetProfile | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.defects) - set(DEFECTS))
@@ -41,9 +44,22 @@ class EmbeddedWorld:
     def start(self) -> EmbeddedWorld:
         self.calcom = serve_in_thread(create_calcom_app())
         self.sink = serve_in_thread(create_sink_app())
+        self.otlp = serve_in_thread(create_otlp_app())  # traces and error reports are on by default
+        self.sentry = serve_in_thread(create_sentry_app())
         return self
 
-    def gateway(self, defects: Collection[str] | None = None) -> TargetProfile:
+    def session_gateway(self) -> TargetProfile:
+        """One long-lived gateway for the whole session (the same one on every call).
+
+        Stack mode needs it: Prometheus scrapes a stable target and its rules
+        see every scenario's counters. Alert cooldown 1 s, as for any
+        long-lived gateway that runs the catalogue (see README).
+        """
+        if self._session_profile is None:
+            self._session_profile = self.gateway(alert_cooldown_s=1.0)
+        return self._session_profile
+
+    def gateway(self, defects: Collection[str] | None = None, *, alert_cooldown_s: float | None = None) -> TargetProfile:
         """Start a fresh reference gateway and return the profile that reaches it."""
         assert self.calcom is not None and self.sink is not None, "start() the world first"
         config = GatewayConfig(
@@ -52,7 +68,10 @@ class EmbeddedWorld:
             calcom_api_key=DEMO_CALCOM_API_KEY,
             metrics_token=DEMO_METRICS_TOKEN,
             alert_webhook_url=f"{self.sink.url}/slack/alerts",
+            otlp_endpoint=self.otlp.url if self.otlp is not None else None,
+            sentry_dsn=f"http://public@{self.sentry.host}:{self.sentry.port}/1" if self.sentry is not None else None,
             defects=frozenset(self.defects if defects is None else defects),
+            **({"alert_cooldown_s": alert_cooldown_s} if alert_cooldown_s is not None else {}),
         )
         for old in self._gateways:
             old.stop(wait=False)  # joined in stop(); no need to wait here
@@ -62,6 +81,8 @@ class EmbeddedWorld:
             base_url=self._gateways[-1].url,
             alert_sink_url=f"{self.sink.url}/api/messages",
             calcom_mock_url=self.calcom.url,
+            traces=TraceSourceConfig(kind="receiver", url=self.otlp.url) if self.otlp is not None else TraceSourceConfig(),
+            errors=ErrorSourceConfig(kind="sentry_receiver", url=self.sentry.url) if self.sentry is not None else ErrorSourceConfig(),
             demo_secrets=True,
             # On loopback the gateway's logs and metrics are written before it answers and
             # alerts are posted within milliseconds: waiting longer only slows failing runs.
@@ -74,7 +95,8 @@ class EmbeddedWorld:
     def stop(self) -> None:
         if self.calcom is not None:
             self.calcom.app.state.mock.release()  # hung requests would hold up the shutdown
-        for server in (*self._gateways, self.sink, self.calcom):
+        for server in (*self._gateways, self.sink, self.calcom, self.otlp, self.sentry):
             if server is not None:
                 server.stop()
         self._gateways = []
+        self._session_profile = None

@@ -16,6 +16,7 @@ from typing import Any
 from ._calcom import JournalEntry
 from ._plan import Plan
 from ._scenario import StepExpectation
+from ._spans import ErrorEvent, Span
 
 __all__ = [
     "AlertPost",
@@ -24,7 +25,9 @@ __all__ = [
     "Exchange",
     "LogLine",
     "MetricsSnapshot",
+    "PromqlEvaluation",
     "SeriesKey",
+    "StackAlertSeen",
     "Verdict",
     "series_key",
 ]
@@ -121,6 +124,36 @@ class AlertPost:
         return json.dumps(self.payload, ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class PromqlEvaluation:
+    """One PromQL expectation as Prometheus last answered it (stack mode).
+
+    ``values`` are (series labels as text, value) pairs: every series of an
+    instant answer, or every point of a range answer; empty = no data.
+    """
+
+    index: int
+    query: str
+    evaluated_at: float
+    window_s: int
+    values: tuple[tuple[str, float], ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StackAlertSeen:
+    """When an alert became visible in Alertmanager's API and at its webhook receiver."""
+
+    alertname: str
+    fault_at: float
+    fault_ended_at: float
+    firing_api_at: float | None = None
+    firing_webhook_at: float | None = None
+    resolved_webhook_at: float | None = None
+    grouped: bool | None = None
+    group_key: str | None = None
+
+
 @dataclass
 class Evidence:
     """Everything observed for one run of a scenario."""
@@ -133,10 +166,17 @@ class Evidence:
     logs: list[LogLine] = field(default_factory=list)
     alerts: list[AlertPost] = field(default_factory=list)
     calcom: list[JournalEntry] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    error_events: list[ErrorEvent] = field(default_factory=list)
+    traces_observed: bool = False  # the profile names a trace backend; trace checks skip otherwise
+    errors_observed: bool = False  # the profile names an error-event backend; error-reported skips otherwise
     cleanup: list[Exchange] = field(default_factory=list)
     started_at: float = 0.0
     finished_at: float = 0.0
     notes: list[str] = field(default_factory=list)
+    prometheus: bool = False  # stack mode: a Prometheus (and Alertmanager) was observed
+    promql: list[PromqlEvaluation] = field(default_factory=list)
+    stack_alerts: list[StackAlertSeen] = field(default_factory=list)
 
     def for_call(self, call_index: int) -> list[Exchange]:
         return [x for x in self.exchanges if x.call_index == call_index]

@@ -15,11 +15,13 @@ import httpx
 from ._calcom import CalcomScript
 from ._checks import TELEMETRY_CHECKS, run_checks
 from ._evidence import Evidence, Exchange, Verdict
-from ._observers import CalcomJournal, GatewayLogStream, JsonLinesFile, MetricsScraper, SlackSink, poll_until
+from ._observers import CalcomJournal, MetricsScraper, SentrySink, SlackSink, poll_until
+from ._observers._select import LogSource, TraceSource, error_source, log_source, trace_source
 from ._plan import Plan, build_plan
 from ._profile import TargetProfile
 from ._runner import RunOptions, cancel_bookings, run_plan
 from ._scenario import Scenario
+from ._stack_watch import StackWatch
 
 __all__ = ["Observers", "probe", "probe_sync"]
 
@@ -29,29 +31,31 @@ class Observers:
     """The evidence sources a profile makes available (None = not observed)."""
 
     metrics: MetricsScraper | None
-    logs: GatewayLogStream | JsonLinesFile | None
+    logs: LogSource | None
     alerts: SlackSink | None
     calcom: CalcomJournal | None
+    traces: TraceSource | None = None
+    errors: SentrySink | None = None
+    prometheus: StackWatch | None = None  # stack mode: Prometheus, Alertmanager and its receiver
 
     @classmethod
     def from_profile(cls, profile: TargetProfile, client: httpx.AsyncClient, token: str | None) -> Observers:
         metrics_url = profile.resolved_metrics_url
-        logs: GatewayLogStream | JsonLinesFile | None = None
-        if profile.logs.kind == "gateway":
-            logs = GatewayLogStream(profile.resolved_log_url, token, client)
-        elif profile.logs.kind == "file" and profile.logs.path:
-            logs = JsonLinesFile(profile.logs.path)
         return cls(
             metrics=MetricsScraper(metrics_url, token, client) if metrics_url else None,
-            logs=logs,
+            logs=log_source(profile, client, token),
+            traces=trace_source(profile, client),
+            errors=error_source(profile, client),
             alerts=SlackSink(profile.alert_sink_url, client) if profile.alert_sink_url else None,
             calcom=CalcomJournal(profile.calcom_mock_url, client) if profile.calcom_mock_url else None,
+            prometheus=StackWatch.connect(client, profile.prometheus_url, profile.alertmanager_url, profile.alert_receiver_url)
+            if profile.prometheus_url else None,
         )
 
 
 async def _marks(obs: Observers) -> dict[str, int]:
     marks = {}
-    for name in ("logs", "alerts", "calcom"):
+    for name in ("logs", "alerts", "calcom", "traces", "errors"):
         source = getattr(obs, name)
         if source is not None:
             marks[name] = await source.mark()
@@ -62,7 +66,8 @@ async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, e
     """Poll every source until the telemetry checks pass or the deadline passes."""
 
     async def fetch() -> None:
-        for name, target in (("logs", ev.logs), ("alerts", ev.alerts), ("calcom", ev.calcom)):
+        sources = (("logs", ev.logs), ("alerts", ev.alerts), ("calcom", ev.calcom), ("traces", ev.spans), ("errors", ev.error_events))
+        for name, target in sources:
             source = getattr(obs, name)
             if source is not None:
                 items, marks[name] = await source.read(marks[name])
@@ -109,9 +114,11 @@ async def probe(
         if obs.calcom is not None:
             await obs.calcom.set_script(scenario.calcom)
         marks = await _marks(obs)
+        if obs.prometheus is not None:
+            await obs.prometheus.before(scenario)
         opts = RunOptions(base_url=profile.base_url, api_key=secrets.retell_api_key, time_scale=scenario.time_scale, timeout_s=profile.request_timeout_s)
         first = build_plan(scenario, api_key=secrets.retell_api_key, seed=seed, paths=profile.paths.to_paths())
-        ev = Evidence(plan=first, started_at=time.time())
+        ev = Evidence(plan=first, started_at=time.time(), traces_observed=obs.traces is not None, errors_observed=obs.errors is not None)
         ev.metrics_before = await obs.metrics.snapshot() if obs.metrics is not None else None
         pending: tuple[Plan, list[Exchange]] | None = None
         try:
@@ -127,6 +134,8 @@ async def probe(
                 await obs.calcom.set_script(CalcomScript())
             if pending is not None:
                 ev.cleanup.extend(await cancel_bookings(*pending, http, opts, extra=_journal_bookings(pending[0], ev)))
+        if obs.prometheus is not None:  # after the fault is lifted, so resolution can be seen
+            await obs.prometheus.after(scenario, ev)
         ev.finished_at = time.time()
         return Verdict(scenario=scenario.name, results=run_checks(scenario, ev, profile.contract), evidence=ev)
     finally:

@@ -13,13 +13,22 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ._defaults import DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
 from ._errors import ConfigError
 from ._plan import Paths
 
-__all__ = ["Contract", "LogSourceConfig", "Secrets", "TargetProfile", "load_profile", "profile_from_env"]
+__all__ = [
+    "Contract",
+    "ErrorSourceConfig",
+    "LogSourceConfig",
+    "Secrets",
+    "TargetProfile",
+    "TraceSourceConfig",
+    "load_profile",
+    "profile_from_env",
+]
 
 
 class _Model(BaseModel):
@@ -45,6 +54,10 @@ class Contract(_Model):
     log_call_id_field: str = "call_id"
     log_event_field: str = "event"
     log_level_field: str = "level"
+    span_call_id_attribute: str = "retell.call_id"
+    span_correlation_attribute: str = "callprobe.correlation_id"
+    error_call_id_tag: str = "call_id"
+    error_correlation_tag: str = "correlation_id"
 
     def metric(self, name: str) -> str:
         return self.metric_names.get(name, name)
@@ -54,9 +67,35 @@ class Contract(_Model):
 
 
 class LogSourceConfig(_Model):
-    kind: Literal["gateway", "file", "none"] = "gateway"
-    url: str | None = Field(default=None, description="log stream (kind=gateway), default <base_url>/api/logs")
+    kind: Literal["gateway", "file", "loki", "elasticsearch", "none"] = "gateway"
+    url: str | None = Field(default=None, description="log stream (kind=gateway), default <base_url>/api/logs; Loki/Elasticsearch base URL")
     path: str | None = Field(default=None, description="JSON-lines file (kind=file)")
+    query: str | None = Field(default=None, description="LogQL stream selector (kind=loki), e.g. {app=\"gateway\"}")
+    index: str | None = Field(default=None, description="index or pattern (kind=elasticsearch), e.g. gateway-logs-*")
+    timestamp_field: str = Field(default="@timestamp", description="kind=elasticsearch: the date field to range and sort on")
+
+    @model_validator(mode="after")
+    def _complete(self) -> LogSourceConfig:
+        needs = {"file": ("path",), "loki": ("url", "query"), "elasticsearch": ("url", "index")}.get(self.kind, ())
+        missing = [name for name in needs if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"logs.kind={self.kind} needs {' and '.join(missing)}")
+        return self
+
+
+class TraceSourceConfig(_Model):
+    """Where spans are read: callprobe's OTLP receiver, a Jaeger or a Tempo query API."""
+
+    kind: Literal["receiver", "jaeger", "tempo", "none"] = "none"
+    url: str | None = Field(default=None, description="receiver base URL, Jaeger query (:16686) or Tempo (:3200)")
+    service: str = Field(default="callprobe-reference-gateway", description="the gateway's service.name (jaeger/tempo search)")
+
+
+class ErrorSourceConfig(_Model):
+    """Where error events are read: callprobe's Sentry envelope receiver."""
+
+    kind: Literal["sentry_receiver", "none"] = "none"
+    url: str | None = Field(default=None, description="the receiver's base URL (GET <url>/api/events)")
 
 
 class TargetProfile(_Model):
@@ -67,6 +106,8 @@ class TargetProfile(_Model):
     metrics_url: str | None = Field(default=None, description="default <base_url>/api/metrics; null disables")
     metrics_token_env: str | None = ENV_METRICS_TOKEN
     logs: LogSourceConfig = Field(default_factory=LogSourceConfig)
+    traces: TraceSourceConfig = Field(default_factory=TraceSourceConfig)
+    errors: ErrorSourceConfig = Field(default_factory=ErrorSourceConfig)
     alert_sink_url: str | None = Field(default=None, description="the sink's messages API (GET …/api/messages)")
     calcom_mock_url: str | None = Field(default=None, description="admin API base of the Cal.com mock the target uses")
     contract: Contract = Field(default_factory=Contract)
@@ -74,6 +115,9 @@ class TargetProfile(_Model):
     telemetry_deadline_s: float = Field(default=5.0, gt=0, description="how long to wait for logs, metrics and alerts")
     quiet_period_s: float = Field(default=0.6, ge=0, description="how long to watch for alerts that must not come")
     demo_secrets: bool = Field(default=False, description="use the embedded target's public demo keys")
+    prometheus_url: str | None = Field(default=None, description="stack mode: a Prometheus scraping this target (job gateway)")
+    alertmanager_url: str | None = Field(default=None, description="stack mode: the Alertmanager that Prometheus sends to")
+    alert_receiver_url: str | None = Field(default=None, description="stack mode: the Alertmanager webhook receiver's messages API")
 
     @property
     def resolved_metrics_url(self) -> str | None:

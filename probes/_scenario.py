@@ -23,14 +23,18 @@ __all__ = [
     "CalcomExpectation",
     "CallerSpec",
     "CorrelationExpectation",
+    "ErrorExpectation",
     "Expectations",
     "LatencyExpectation",
     "LogExpectation",
     "MetricExpectation",
+    "PromqlExpectation",
     "Scenario",
     "Step",
+    "StackAlertExpectation",
     "StepExpectation",
     "TelemetryExpectation",
+    "TraceExpectation",
     "load_scenario",
     "parse_scenario",
 ]
@@ -185,6 +189,44 @@ class TelemetryExpectation(_Model):
     alerts_ms: float | None = None
 
 
+class PromqlExpectation(_Model):
+    """A PromQL expression Prometheus must answer within bounds (stack mode only).
+
+    ``$window`` in the query becomes the run's window in seconds, rounded up
+    (``rate(x[$window])`` covers this scenario's calls). Instant by default;
+    ``range: true`` asserts every point from the run's start until now.
+    """
+
+    query: str = Field(min_length=1)
+    op: Literal["<", "<=", "==", ">", ">="]
+    value: float
+    range: bool = False
+
+
+class StackAlertExpectation(_Model):
+    """An alert rule's verdict as Alertmanager routes it (stack mode only)."""
+
+    alertname: str = Field(min_length=1)
+    fired: bool = True
+    within_s: float = Field(default=10.0, gt=0, description="fired within this long after the fault (or: silent this long)")
+    resolved_within_s: float | None = Field(default=None, gt=0, description="resolved within this long after the fault ends")
+
+
+class TraceExpectation(_Model):
+    """Span trees of the steps that send ``traceparent: true`` (checks trace-continuity/-attributes/-error-status)."""
+
+    continuity: bool = Field(default=True, description="a SERVER span continues the sent traceparent; Cal.com spans descend from it")
+    attributes: bool = Field(default=True, description="server spans carry the call_id and correlation ID attributes")
+    error_status: bool = Field(default=True, description="a step answered with a Cal.com failure has an error-status client span")
+
+
+class ErrorExpectation(_Model):
+    """Error events the tracker (Sentry) must receive for this scenario's calls (check error-reported)."""
+
+    count: int | None = Field(default=None, ge=0, description="exact number of error events")
+    min_count: int | None = Field(default=None, ge=0, description="at least this many error events")
+
+
 class Expectations(_Model):
     correlation: CorrelationExpectation = Field(default_factory=CorrelationExpectation)
     metrics: list[MetricExpectation] = Field(default_factory=list)
@@ -194,6 +236,10 @@ class Expectations(_Model):
     alerts: AlertExpectation | None = None
     latency: list[LatencyExpectation] = Field(default_factory=list)
     telemetry_within: TelemetryExpectation = Field(default_factory=TelemetryExpectation)
+    traces: TraceExpectation | None = None
+    errors: ErrorExpectation | None = None
+    promql: list[PromqlExpectation] = Field(default_factory=list, description="stack mode: PromQL against Prometheus")
+    stack_alerts: list[StackAlertExpectation] = Field(default_factory=list, description="stack mode: Alertmanager alerts")
 
 
 class Scenario(_Model):

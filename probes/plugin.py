@@ -21,6 +21,7 @@ from ._evidence import Verdict
 from ._probe import probe_sync
 from ._profile import TargetProfile, load_profile, profile_from_env
 from ._report import format_failure
+from ._reporters import report_verdict
 from ._scenario import Scenario, load_scenario, parse_scenario
 
 __all__ = ["MARKERS", "ScenarioFailed", "ScenarioItem", "Targets"]
@@ -35,6 +36,7 @@ MARKERS = {
     "concurrency": "several synthetic calls at once",
     "health": "liveness and readiness endpoints",
     "smoke": "the fastest useful subset",
+    "stack": "PromQL and Alertmanager expectations, evaluated with --stack (real Prometheus/Alertmanager)",
 }
 DOCS = "see README.md, 'Scenario files'"
 
@@ -48,7 +50,8 @@ class ScenarioFailed(CheckFailed):
         super().__init__(check=first.check, title=first.reason, detail=format_failure(verdict))
 
     def __str__(self) -> str:
-        return self.detail
+        # The tag leads so Allure's categories (probes/_categories.py) can sort by the first failed check.
+        return f"[{self.check}] {self.detail}"
 
 
 class Targets:
@@ -60,6 +63,11 @@ class Targets:
         self.profile: TargetProfile | None = load_profile(path) if path else profile_from_env()
         self._world: Any = None
         self._started = False
+        self._stack: Any = None
+        if config.getoption("callprobe_stack"):
+            from ._stack_session import StackSession
+
+            self._stack = StackSession()
         if self.profile is None:
             from ._embedded import EmbeddedWorld
 
@@ -67,14 +75,22 @@ class Targets:
             self._world = EmbeddedWorld(defects=frozenset(config.getoption("gateway_defect") or ()))
 
     def for_item(self) -> TargetProfile:
+        profile = self._profile_for_item()
+        return self._stack.attach(profile) if self._stack is not None else profile  # type: ignore[no-any-return]
+
+    def _profile_for_item(self) -> TargetProfile:
         if self.profile is not None:
             return self.profile
         if not self._started:
             self._world.start()
             self._started = True
+        if self._stack is not None:  # Prometheus needs one stable target for the session
+            return self._world.session_gateway()  # type: ignore[no-any-return]
         return self._world.gateway()  # type: ignore[no-any-return]
 
     def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
         if self._started:
             self._world.stop()
             self._started = False
@@ -89,10 +105,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="target profile YAML (default: the embedded reference gateway; CALLPROBE_TARGET_URL also works)")
     group.addoption("--gateway-defect", dest="gateway_defect", action="append", default=[], metavar="NAME",
                     help="start the embedded reference gateway with this seeded defect (repeatable)")
+    group.addoption("--stack", dest="callprobe_stack", action="store_true",
+                    help="run under a real Prometheus + Alertmanager + Pushgateway (Debian packages; README 'Stack mode')")
     group.addoption("--callprobe-seed", dest="callprobe_seed", type=int, default=None, metavar="N",
                     help="override every scenario's seed")
     group.addoption("--callprobe-default-traceback", dest="callprobe_default_traceback", action="store_true",
                     help="show Python tracebacks instead of the scenario failure report")
+    group.addoption("--callprobe-timeline-dir", dest="callprobe_timeline_dir", metavar="DIR", default=None,
+                    help="write each scenario's call timeline as DIR/<scenario>.timeline.json")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -102,6 +122,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_TARGETS] = Targets(config)
     except ProbeError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from ._allure import allure_active, write_session_files
+
+    if allure_active(session.config):
+        targets = session.config.stash.get(_TARGETS, None)
+        write_session_files(session.config.option.allure_report_dir, targets.profile if targets else None,
+                            session.config.getoption("callprobe_seed"), defects=session.config.getoption("gateway_defect") or ())
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -135,6 +164,7 @@ class ScenarioItem(pytest.Item):
         super().__init__(**kwargs)
         self.scenario = scenario
         self.verdict: Verdict | None = None
+        self.timeline_text = ""
 
     def runtest(self) -> None:
         __tracebackhide__ = True
@@ -142,13 +172,16 @@ class ScenarioItem(pytest.Item):
         profile = targets.for_item()
         self.verdict = probe_sync(self.scenario, profile, seed=self.config.getoption("callprobe_seed"))
         self.user_properties.append(("callprobe_checks", [(r.check, r.passed) for r in self.verdict.results]))
+        self.timeline_text = report_verdict(self.config, self.scenario, self.verdict, profile)
         if not self.verdict.passed:
             raise ScenarioFailed(self.verdict) from None
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if self.config.getoption("callprobe_default_traceback"):
             return super().repr_failure(excinfo)
-        if isinstance(excinfo.value, ScenarioFailed | ProbeError):
+        if isinstance(excinfo.value, ScenarioFailed):
+            return f"{excinfo.value}\n{self.timeline_text}" if self.timeline_text else str(excinfo.value)
+        if isinstance(excinfo.value, ProbeError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 

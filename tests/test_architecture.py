@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 WIRE = {"_errors", "_signing", "_wire", "_caller", "_retell", "_dialogue", "_calcom", "_defaults"}
-FRONTS = {"_cli", "plugin", "_embedded"}
+FRONTS = {"_cli", "plugin", "_embedded", "_stack_session"}
 
 
 def _imports(path: Path) -> set[str]:

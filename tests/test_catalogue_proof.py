@@ -36,6 +36,10 @@ DETECTED_BY = {
     "forged-signature-accepted": "signature-rejected",
     "duplicate-books-twice": "calcom-requests",
     "ready-while-calcom-down": "step-status",
+    "histogram-buckets-miss-sla": "histogram-sla-bucket",
+    "metric-label-cardinality": "metric-cardinality",
+    "broken-trace": "trace-continuity",
+    "error-not-reported": "error-reported",
 }
 
 

@@ -106,6 +106,8 @@ def test_names_and_order_are_stable() -> None:
         "correlation-echoed", "correlation-continuity", "correlation-distinct", "correlation-in-logs",
         "correlation-in-alerts", "correlation-in-calcom", "metric-delta", "log-present", "log-pii",
         "calcom-requests", "alert-count", "alert-content", "time-to-telemetry",
+        "trace-continuity", "trace-attributes", "trace-error-status", "error-reported",
+        "histogram-sla-bucket", "metric-cardinality", "promql", "alertmanager-alert",
     )
     assert TELEMETRY_CHECKS <= set(CHECK_NAMES)
     s = make_scenario()

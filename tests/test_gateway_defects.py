@@ -20,7 +20,10 @@ import pytest
 import respx
 from prometheus_client.parser import text_string_to_metric_families
 
+import sentry_sdk.transport
+
 from mocks.gateway import DEFECTS, GatewayConfig, create_app
+from mocks.gateway._errors_report import ErrorReporter
 from probes._errors import ConfigError
 from probes._signing import SIGNATURE_HEADER, sign
 from probes._wire import dumps
@@ -46,6 +49,10 @@ EXPECTED_DEFECTS = {
     "duplicate-books-twice",
     "ready-while-calcom-down",
     "transcript-in-logs",
+    "broken-trace",
+    "error-not-reported",
+    "histogram-buckets-miss-sla",
+    "metric-label-cardinality",
 }
 
 
@@ -170,6 +177,46 @@ async def transcript_in_logs(t: Target) -> bool:
     return "I need a cleaning" in t.log_text()
 
 
+async def broken_trace(t: Target) -> bool:
+    slots = t.calcom.get("/v2/slots").respond(200, json={"status": "success", "data": {}})
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    text = dumps(function("check_availability", {"date": "2026-01-06"}, new_call_id()))
+    headers = {SIGNATURE_HEADER: sign(text, KEY), "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    await t.client.post("/api/retell/functions/check_availability", content=text.encode(), headers=headers)
+    return trace_id not in slots.calls.last.request.headers["traceparent"]
+
+
+class _RecordingTransport(sentry_sdk.transport.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.envelopes: list[Any] = []
+
+    def capture_envelope(self, envelope: Any) -> None:
+        self.envelopes.append(envelope)
+
+
+async def error_not_reported(t: Target) -> bool:
+    recorder = _RecordingTransport()
+    t.gw.errors = ErrorReporter("http://public@sentry.test/1", enabled=t.gw.errors.enabled, transport=recorder)
+    t.calcom.get("/v2/slots").respond(500, json={"statusCode": 500, "message": "Internal server error"})
+    await t.send("/api/retell/functions/check_availability", function("check_availability", {"date": "2026-01-06"}, new_call_id()))
+    t.gw.errors.flush()
+    return not any(item.type == "event" for envelope in recorder.envelopes for item in envelope.items)
+
+
+async def histogram_buckets_miss_sla(t: Target) -> bool:
+    await t.send("/api/retell/webhook", event("call_started", new_call_id()))
+    text = (await t.client.get("/api/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).text
+    return 'askproai_webhook_processing_duration_seconds_bucket{event="call_started",le="0.5"' not in text.replace('provider="retell",', "")
+
+
+async def metric_label_cardinality(t: Target) -> bool:
+    call_id = new_call_id()
+    await t.send("/api/retell/webhook", event("call_started", call_id))
+    text = (await t.client.get("/api/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).text
+    return f'call_id="{call_id}"' in text
+
+
 PROBES: dict[str, Callable[[Target], Awaitable[bool]]] = {
     "correlation-not-echoed": correlation_not_echoed,
     "correlation-per-request": correlation_per_request,
@@ -184,6 +231,10 @@ PROBES: dict[str, Callable[[Target], Awaitable[bool]]] = {
     "duplicate-books-twice": duplicate_books_twice,
     "ready-while-calcom-down": ready_while_calcom_down,
     "transcript-in-logs": transcript_in_logs,
+    "broken-trace": broken_trace,
+    "error-not-reported": error_not_reported,
+    "histogram-buckets-miss-sla": histogram_buckets_miss_sla,
+    "metric-label-cardinality": metric_label_cardinality,
 }
 
 
@@ -213,7 +264,8 @@ def test_public_names_are_pinned() -> None:
     import mocks.sinks
 
     assert mocks.gateway.__all__ == ["Alert", "AlertPolicy", "DEFECTS", "Gateway", "GatewayConfig", "build_slack_payload", "create_app"]
-    assert mocks.sinks.__all__ == ["SlackSink", "create_sink_app"]
+    assert mocks.sinks.__all__ == ["SentryEventStore", "SlackSink", "SpanStore", "create_alertmanager_receiver_app", "create_otlp_app",
+                                   "create_sentry_app", "create_sink_app"]
     assert all(hasattr(mocks.gateway, name) for name in mocks.gateway.__all__)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -16,9 +16,10 @@ from starlette.routing import BaseRoute, Route
 from ._calcom_client import EVENT_TYPES_VERSION, READY_TIMEOUT_S, CalcomFailure
 from ._config import GatewayConfig
 from ._functions import handle_function
-from ._gateway import Gateway
+from ._gateway import CORRELATION_HEADER, Gateway
 from ._metrics import CONTENT_TYPE_LATEST
 from ._middleware import GatewayMiddleware
+from ._tracing import ATTR_CORRELATION_ID, retell_attributes
 from ._webhooks import handle_inbound, handle_webhook
 
 __all__ = ["create_app"]
@@ -54,15 +55,31 @@ async def _readiness(gw: Gateway, request: Request) -> Response:
     return JSONResponse({"status": "not_ready", "checks": {"calcom": problem}}, status_code=503)
 
 
+async def _traced(gw: Gateway, request: Request, handler: Callable[[Gateway, Request], Awaitable[Response]], **kind: str) -> Response:
+    """Run a Retell handler in a SERVER span (continuing ``traceparent``); unhandled errors go to Sentry."""
+    attributes = retell_attributes(await request.body(), **kind)
+    name = f"{request.method} {request.url.path}"
+    with gw.tracing.server_span(name, request.headers, attributes) as span:
+        try:
+            response = await handler(gw, request)
+        except Exception as exc:
+            gw.errors.capture_exception(exc, tags={"call_id": attributes.get("retell.call_id"), "endpoint": request.url.path})
+            raise
+        span.set_attribute("http.response.status_code", response.status_code)
+        if correlation := response.headers.get(CORRELATION_HEADER):
+            span.set_attribute(ATTR_CORRELATION_ID, correlation)
+        return response
+
+
 def _routes(gw: Gateway) -> list[BaseRoute]:
     async def webhook(request: Request) -> Response:
-        return await handle_webhook(gw, request)
+        return await _traced(gw, request, handle_webhook)
 
     async def inbound(request: Request) -> Response:
-        return await handle_inbound(gw, request)
+        return await _traced(gw, request, handle_inbound, event="call_inbound")
 
     async def function(request: Request) -> Response:
-        return await handle_function(gw, request)
+        return await _traced(gw, request, handle_function, function=request.path_params["name"][:64])
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -110,6 +127,8 @@ def create_app(config: GatewayConfig) -> Starlette:
             finally:
                 await gw.alerter.drain()
                 gw.calcom.shared = None
+                gw.tracing.shutdown()  # flushes the last spans
+                gw.errors.close()  # flushes the last error events
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(GatewayMiddleware, gateway=gw, routes=routes)])
     app.state.gateway = gw

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from ._tracing import GatewayTracing
+
 __all__ = ["CalcomClient", "CalcomFailure", "CalcomResponse", "SLOTS_VERSION", "BOOKINGS_VERSION", "EVENT_TYPES_VERSION"]
 
 SLOTS_VERSION = "2024-09-04"
@@ -54,11 +56,12 @@ class CalcomResponse:
 class CalcomClient:
     """Thin async Cal.com v2 client; a shared ``httpx.AsyncClient`` is used when the app has one."""
 
-    def __init__(self, base_url: str, api_key: str | None, timeout_s: float) -> None:
+    def __init__(self, base_url: str, api_key: str | None, timeout_s: float, *, tracing: GatewayTracing | None = None) -> None:
         self.base_url = base_url
         self._api_key = api_key
         self.timeout_s = timeout_s
         self.shared: httpx.AsyncClient | None = None
+        self.tracing = tracing or GatewayTracing(None)
 
     def _headers(self, version: str, correlation_id: str | None, traceparent: str | None) -> dict[str, str]:
         headers = {"cal-api-version": version, "Accept": "application/json"}
@@ -82,8 +85,25 @@ class CalcomClient:
         json: dict[str, Any] | None = None,
         timeout_s: float | None = None,
     ) -> CalcomResponse:
-        """Send one request; raise :class:`CalcomFailure` on timeout, transport error, 429, 5xx or non-JSON."""
-        headers = self._headers(version, correlation_id, traceparent)
+        """Send one request; raise :class:`CalcomFailure` on timeout, transport error, 429, 5xx or non-JSON.
+
+        With tracing on, the request runs in a CLIENT span and carries that
+        span's ``traceparent`` instead of the caller's hand-made one.
+        """
+        with self.tracing.client_span(method, path, self.base_url, correlation_id) as (span, span_traceparent):
+            try:
+                response = await self._send(method, path, self._headers(version, correlation_id, span_traceparent or self.tracing.fallback(traceparent)), params, json, timeout_s)
+                span.set_attribute("http.response.status_code", response.status)
+                return response
+            except CalcomFailure as failure:
+                if failure.status is not None:
+                    span.set_attribute("http.response.status_code", failure.status)
+                self.tracing.fail(span, failure, failure.kind)
+                raise
+
+    async def _send(
+        self, method: str, path: str, headers: dict[str, str], params: dict[str, Any] | None, json: dict[str, Any] | None, timeout_s: float | None
+    ) -> CalcomResponse:
         timeout = httpx.Timeout(timeout_s or self.timeout_s)
         url = self.base_url + path
         try:

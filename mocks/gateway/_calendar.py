@@ -41,7 +41,10 @@ async def fetch_slots(gw: Gateway, ctx: RequestContext, date: str, time_zone: st
 
 
 def report_failure(gw: Gateway, ctx: RequestContext, failure: CalcomFailure, endpoint: str, base: dict[str, Any]) -> dict[str, Any]:
-    """Count, log and alert a Cal.com failure; return the contract's 200 error result."""
+    """Count, log, alert and report (Sentry) a Cal.com failure; return the contract's 200 error result."""
+    level = "warning" if failure.severity == "warning" else "error"
+    tags = {"call_id": ctx.call_id, "correlation_id": ctx.correlation_id, "error_type": failure.kind, "endpoint": endpoint}
+    gw.errors.capture_exception(failure, level=level, tags=tags)
     gw.record_error(
         ctx,
         event="calcom_request_failed",

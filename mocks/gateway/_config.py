@@ -33,11 +33,15 @@ class GatewayConfig:
     alert_threshold: int = 1
     alert_window_s: float = 60
     alert_cooldown_s: float = 300
+    otlp_endpoint: str | None = None  # OTLP/HTTP base URL; spans go to <otlp_endpoint>/v1/traces
+    sentry_dsn: str | None = field(default=None, repr=False)  # a DSN carries a key: never rendered
     defects: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "defects", validate_defects(self.defects))
         object.__setattr__(self, "calcom_url", self.calcom_url.rstrip("/"))
+        if self.otlp_endpoint:
+            object.__setattr__(self, "otlp_endpoint", self.otlp_endpoint.rstrip("/"))
         if not self.retell_api_key:
             raise ConfigError("GatewayConfig.retell_api_key is empty: the gateway cannot verify X-Retell-Signature")
         if not self.metrics_token:

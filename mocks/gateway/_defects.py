@@ -29,6 +29,10 @@ DEFECTS: Mapping[str, str] = MappingProxyType(
         "duplicate-books-twice": "idempotency is off: duplicate webhooks are reprocessed and bookings made twice",
         "ready-while-calcom-down": "/health/ready answers 200 without checking Cal.com",
         "transcript-in-logs": "call_ended/call_analyzed log lines include the transcript and call summary",
+        "histogram-buckets-miss-sla": "webhook duration buckets are (0.1, 1, 5): no edge at the 500 ms SLA",
+        "metric-label-cardinality": "a counter labelled by call_id: one new series per call",
+        "broken-trace": "Cal.com requests start a new, unrelated trace instead of continuing the request's",
+        "error-not-reported": "Cal.com failures are logged and alerted but never sent to the error tracker (Sentry)",
     }
 )
 

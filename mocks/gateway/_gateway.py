@@ -19,8 +19,10 @@ from ._alerts import Alert, Alerter, AlertPolicy
 from ._calcom_client import CalcomClient
 from ._config import GatewayConfig
 from ._correlation import CallRecord, CallRegistry, PendingInbound, child_traceparent, phone_hash
+from ._errors_report import ErrorReporter
 from ._logs import LogBuffer, utc_timestamp
 from ._metrics import GatewayMetrics
+from ._tracing import GatewayTracing
 
 __all__ = ["Gateway", "RequestContext"]
 
@@ -69,11 +71,13 @@ class Gateway:
 
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.metrics = GatewayMetrics()
+        self.metrics = GatewayMetrics(config.defects, company=config.company_id)
         self.logs = LogBuffer(config.log_file)
         self.calls = CallRegistry(config.company_id)
         self.pending_inbound = PendingInbound()
-        self.calcom = CalcomClient(config.calcom_url, config.calcom_api_key, config.calcom_timeout_s)
+        self.tracing = GatewayTracing(config.otlp_endpoint, broken=config.has("broken-trace"))
+        self.errors = ErrorReporter(config.sentry_dsn, enabled=not config.has("error-not-reported"))
+        self.calcom = CalcomClient(config.calcom_url, config.calcom_api_key, config.calcom_timeout_s, tracing=self.tracing)
         policy = AlertPolicy(
             threshold=config.alert_threshold,
             window_s=config.alert_window_s,

@@ -17,14 +17,18 @@ PROVIDER = "retell"
 # so an SLA check reads a bucket instead of interpolating.
 WEBHOOK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 HTTP_BUCKETS = WEBHOOK_BUCKETS
+# The histogram-buckets-miss-sla defect: plausible-looking edges with none at 0.2 s or 0.5 s.
+SLA_BLIND_BUCKETS = (0.1, 1.0, 5.0)
 
 
 class GatewayMetrics:
     """The seven ``askproai_*`` series of the target contract."""
 
-    def __init__(self) -> None:
+    def __init__(self, defects: frozenset[str] = frozenset(), company: str = "default") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
+        self.per_call_label = "metric-label-cardinality" in defects
+        webhook_buckets = SLA_BLIND_BUCKETS if "histogram-buckets-miss-sla" in defects else WEBHOOK_BUCKETS
         self.webhooks = Counter(
             "askproai_webhooks_total", "Retell requests by event and outcome", ["provider", "event", "status"], registry=reg
         )
@@ -32,7 +36,7 @@ class GatewayMetrics:
             "askproai_webhook_processing_duration_seconds",
             "Time to process one Retell request",
             ["provider", "event"],
-            buckets=WEBHOOK_BUCKETS,
+            buckets=webhook_buckets,
             registry=reg,
         )
         self.http_requests = Counter(
@@ -48,6 +52,29 @@ class GatewayMetrics:
         self.bookings = Counter("askproai_bookings_total", "Booking outcomes", ["status", "source"], registry=reg)
         self.calls = Counter("askproai_calls_total", "Call lifecycle transitions", ["status", "company"], registry=reg)
         self.errors = Counter("askproai_errors_total", "Errors by type and severity", ["type", "severity"], registry=reg)
+        self._initialise(company)
+        # Only under the metric-label-cardinality defect: what a well-meant "per-call" metric does to Prometheus.
+        self.call_events = (
+            Counter("askproai_call_events_total", "Retell events per call", ["call_id", "event"], registry=reg)
+            if self.per_call_label else None
+        )
+
+    def _initialise(self, company: str) -> None:
+        """Export the alert rules' series at 0 from the start.
+
+        ``increase()`` cannot see the first increment of a series that is born
+        at 1, so a first Cal.com outage would never page (Prometheus' advice:
+        initialise the label sets you know).
+        """
+        for error_type, severity in (("calendar_unavailable", "critical"), ("calendar_timeout", "critical"), ("rate_limited", "warning")):
+            self.errors.labels(type=error_type, severity=severity)
+        for status in ("started", "analyzed"):
+            self.calls.labels(status=status, company=company)
+
+    def count_call_event(self, call_id: str | None, event: str) -> None:
+        """The metric-label-cardinality defect's counter (a no-op on a healthy gateway)."""
+        if self.call_events is not None and call_id:
+            self.call_events.labels(call_id=call_id, event=event).inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this gateway's registry."""

@@ -66,6 +66,7 @@ async def handle_webhook(gw: Gateway, request: Request) -> Response:
         gw.seen_events.put(key)
         _apply_event(gw, ctx, event, call, body)
         count_webhook(gw, event, "processed")
+        gw.metrics.count_call_event(call_id, event)
     _observe(gw, event, started)
     return respond(ctx, Response(status_code=204))
 

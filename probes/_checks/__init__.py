@@ -25,11 +25,16 @@ from ._correlation import (
     check_correlation_in_calcom,
     check_correlation_in_logs,
 )
+from ._errors import check_error_reported
 from ._http import check_reachable, check_signature_rejected, check_status, check_step_body
 from ._latency import check_latency_percentile, check_latency_sla, nearest_rank
 from ._logs import check_log_pii, check_log_present
 from ._metrics import check_metric_delta
+from ._promql import check_promql
+from ._scrape import check_histogram_sla_bucket, check_metric_cardinality
+from ._stack_alerts import check_stack_alerts
 from ._telemetry import check_time_to_telemetry
+from ._traces import check_trace_attributes, check_trace_continuity, check_trace_error_status
 
 __all__ = [
     "CHECKS",
@@ -65,6 +70,15 @@ CHECKS: tuple[tuple[str, Check, Callable[[Scenario], bool]], ...] = (
     ("alert-count", check_alert_count, lambda s: s.expect.alerts is not None),
     ("alert-content", check_alert_content, lambda s: True),
     ("time-to-telemetry", check_time_to_telemetry, lambda s: True),
+    ("trace-continuity", check_trace_continuity, lambda s: s.expect.traces is not None and s.expect.traces.continuity),
+    ("trace-attributes", check_trace_attributes, lambda s: s.expect.traces is not None and s.expect.traces.attributes),
+    ("trace-error-status", check_trace_error_status, lambda s: s.expect.traces is not None and s.expect.traces.error_status),
+    ("error-reported", check_error_reported, lambda s: s.expect.errors is not None),
+    ("histogram-sla-bucket", check_histogram_sla_bucket, lambda s: bool(s.expect.latency)),
+    ("metric-cardinality", check_metric_cardinality, lambda s: True),
+    # Stack mode only: both return nothing unless the evidence has a Prometheus source.
+    ("promql", check_promql, lambda s: bool(s.expect.promql)),
+    ("alertmanager-alert", check_stack_alerts, lambda s: bool(s.expect.stack_alerts)),
 )
 CHECK_NAMES: tuple[str, ...] = tuple(name for name, _, _ in CHECKS)
 
@@ -81,6 +95,10 @@ TELEMETRY_CHECKS: frozenset[str] = frozenset(
         "alert-count",
         "alert-content",
         "time-to-telemetry",
+        "trace-continuity",
+        "trace-attributes",
+        "trace-error-status",
+        "error-reported",
     }
 )
 

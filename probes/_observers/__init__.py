@@ -8,20 +8,29 @@ from __future__ import annotations
 
 from ._alerts import SlackSink, parse_received_at
 from ._calcom import CalcomJournal
+from ._errors import SentrySink
 from ._http import endpoint_name
 from ._logs import GatewayLogStream, JsonLinesFile, log_line
+from ._logs_backends import ElasticsearchLogs, LokiLogs
 from ._metrics import MetricsScraper, parse_exposition
+from ._traces import JaegerQuery, SpanSink, TempoQuery
 from .base import CursorSource, MetricsSource
 from .collect import poll_until
 
 __all__ = [
     "CalcomJournal",
     "CursorSource",
+    "ElasticsearchLogs",
     "GatewayLogStream",
+    "JaegerQuery",
     "JsonLinesFile",
+    "LokiLogs",
     "MetricsScraper",
     "MetricsSource",
+    "SentrySink",
     "SlackSink",
+    "SpanSink",
+    "TempoQuery",
     "endpoint_name",
     "log_line",
     "parse_exposition",

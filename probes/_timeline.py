@@ -1,0 +1,246 @@
+"""The call timeline: one chronological view per synthetic call, keyed by its correlation ID.
+
+When a scenario fails, the question is nearly always *when* something
+happened relative to the call: did the log line come before the answer, did
+the alert arrive at all, which request blew the SLA. This module lays every
+piece of evidence of one call on one time axis (milliseconds from the call's
+first request): webhooks sent, responses, Cal.com requests the gateway made,
+log lines, metric deltas, alerts and spans. It renders the same entries three
+ways: JSON for other tools, a self-contained HTML page (inline CSS, no script,
+no external URL) for the Allure report, and compact text for the terminal.
+
+Every string goes through a :class:`~probes._redact.Redactor` first, so the
+timeline is as safe to share as the rest of the report.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ._checks import alert_headline
+from ._evidence import CheckResult, Evidence, Exchange, Verdict
+from ._redact import Redactor
+
+__all__ = ["KINDS", "CallTimeline", "TimelineEntry", "build_timelines", "timeline_to_html", "timeline_to_json", "timeline_to_text"]
+
+KINDS = ("request", "response", "calcom", "log", "metric", "alert", "span")
+_ORDER = {k: i for i, k in enumerate(KINDS)}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened during a call, ``t_ms`` after the call's first request."""
+
+    t_ms: float
+    kind: str
+    call_id: str
+    correlation_id: str | None
+    summary: str
+    sla_breach: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallTimeline:
+    """Every entry of one synthetic call, in time order."""
+
+    scenario: str
+    call: int
+    call_id: str
+    correlation_id: str | None
+    started_at: float
+    entries: list[TimelineEntry]
+
+    @property
+    def sla_breaches(self) -> int:
+        return sum(e.sla_breach for e in self.entries)
+
+
+def build_timelines(verdict: Verdict, redactor: Redactor | None = None) -> list[CallTimeline]:
+    """One timeline per planned call of ``verdict``, redacted."""
+    red = redactor or Redactor.for_verdict(verdict)
+    ev = verdict.evidence
+    single = len(ev.plan.calls) == 1
+    out = []
+    for call in ev.plan.calls:
+        exchanges = ev.for_call(call.index)
+        cids = ev.correlation_ids(call.index)
+        cid = next((x.header("X-Correlation-ID") for x in exchanges if x.header("X-Correlation-ID")), None)
+        t0 = min((x.sent_at for x in exchanges), default=ev.started_at)
+        raw: list[tuple[float, str, str, bool, dict[str, Any]]] = []
+        raw += _exchange_entries(exchanges, verdict.results)
+        raw += _calcom_entries(ev, call.call_id, cids, single)
+        raw += _log_entries(ev, call.call_id, cids, single)
+        raw += _alert_entries(ev, call.call_id, cids, single)
+        raw += _metric_entries(ev, verdict.results)
+        entries = [
+            TimelineEntry(round((at - t0) * 1000, 1), kind, call.call_id, cid, red.text(summary), breach, red.value(detail))
+            for at, kind, summary, breach, detail in raw
+        ]
+        entries.sort(key=lambda e: (e.t_ms, _ORDER[e.kind]))
+        out.append(CallTimeline(verdict.scenario, call.index + 1, call.call_id, cid, t0, entries))
+    return out
+
+
+def _breached(x: Exchange, results: list[CheckResult]) -> bool:
+    limit = x.expect.within_ms
+    if limit is not None and x.latency_ms is not None and x.latency_ms > limit:
+        return True
+    return any(r.check == "latency-sla" and not r.passed and r.call_id == x.call_id and r.step == x.step for r in results)
+
+
+def _exchange_entries(exchanges: list[Exchange], results: list[CheckResult]) -> list[tuple[float, str, str, bool, dict[str, Any]]]:
+    out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
+    for x in exchanges:
+        label = f"{x.method} {x.path} ({x.step}" + (f", delivery {x.delivery}" if x.delivery > 1 else "") + ")"
+        out.append((x.sent_at, "request", label, False, {"step": x.step, "delivery": x.delivery, "kind": x.kind}))
+        breach = _breached(x, results)
+        detail = {"step": x.step, "status": x.status, "latency_ms": _ms(x.latency_ms), "server_ms": x.server_ms,
+                  "within_ms": x.expect.within_ms, "error": x.error, "abandoned": x.abandoned}
+        if x.latency_ms is None and x.error is None:
+            continue
+        done = x.sent_at + (x.latency_ms or 0) / 1000
+        what = x.error or f"{x.status} in {x.latency_ms:.1f} ms"
+        if breach and x.expect.within_ms is not None:
+            what += f" — SLA breach (limit {x.expect.within_ms:g} ms)"
+        out.append((done, "response", f"{x.step}: {what}", breach, detail))
+    return out
+
+
+def _calcom_entries(ev: Evidence, call_id: str, cids: set[str], single: bool) -> list[tuple[float, str, str, bool, dict[str, Any]]]:
+    out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
+    for e in ev.calcom:
+        meta = (e.body or {}).get("metadata") if isinstance(e.body, dict) else None
+        mine = e.correlation_id in cids or (isinstance(meta, dict) and meta.get("call_id") == call_id)
+        if not (mine or single):
+            continue
+        status = "no answer (hung)" if e.status == 0 else str(e.status)
+        fault = f", fault {e.fault}" if e.fault else ""
+        detail = {"endpoint": e.endpoint, "status": e.status, "duration_ms": e.duration_ms, "fault": e.fault,
+                  "correlation_id": e.correlation_id, "traceparent": e.traceparent}
+        out.append((e.at, "calcom", f"Cal.com {e.method} {e.path} ({e.endpoint}) → {status}{fault}", False, detail))
+        if e.traceparent:
+            parts = e.traceparent.split("-")
+            if len(parts) == 4:
+                out.append((e.at, "span", f"span {parts[2]} of trace {parts[1]} (Cal.com {e.endpoint})", False,
+                            {"trace_id": parts[1], "span_id": parts[2]}))
+    return out
+
+
+def _log_time(record: Any, fallback: float) -> float:
+    stamp = record.get("timestamp") if isinstance(record, dict) else None
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    return fallback
+
+
+def _log_entries(ev: Evidence, call_id: str, cids: set[str], single: bool) -> list[tuple[float, str, str, bool, dict[str, Any]]]:
+    out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
+    for line in ev.logs:
+        rec = dict(line.record)
+        if not (single or rec.get("call_id") == call_id or rec.get("correlation_id") in cids):
+            continue
+        summary = f"[{rec.get('level', '?')}] {rec.get('event', '?')}: {rec.get('message', '')}".rstrip(": ")
+        if not rec.get("correlation_id"):
+            summary += " (no correlation_id)"
+        out.append((_log_time(rec, line.seen_at), "log", summary, False, rec))
+    return out
+
+
+def _alert_entries(ev: Evidence, call_id: str, cids: set[str], single: bool) -> list[tuple[float, str, str, bool, dict[str, Any]]]:
+    out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
+    for alert in ev.alerts:
+        text = alert.text
+        if not (single or call_id in text or any(c in text for c in cids)):
+            continue
+        out.append((alert.seen_at, "alert", f"alert: {alert_headline(alert)}", False, {"payload": dict(alert.payload)}))
+    return out
+
+
+def _metric_entries(ev: Evidence, results: list[CheckResult]) -> list[tuple[float, str, str, bool, dict[str, Any]]]:
+    """Metric deltas are per scenario, not per call: every call of the scenario shows them."""
+    out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
+    fallback = ev.metrics_after.taken_at if ev.metrics_after is not None else ev.finished_at
+    metric_results = [r for r in results if r.check == "metric-delta"]
+    for i, r in enumerate(metric_results):
+        data = r.evidence if isinstance(r.evidence, dict) else {}
+        at = ev.metric_seen_at.get(i, fallback)
+        mark = "" if r.passed else " ✗"
+        out.append((at, "metric", f"{r.reason}{mark}", False,
+                    {"series": data.get("series"), "before": data.get("before"), "after": data.get("after"),
+                     "expected": r.expected, "seen": r.seen, "passed": r.passed}))
+    return out
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def timeline_to_json(timelines: list[CallTimeline]) -> dict[str, Any]:
+    """A JSON-ready dict: ``{"scenario", "calls": [{call, call_id, correlation_id, started_at, entries}]}``."""
+    return {
+        "scenario": timelines[0].scenario if timelines else None,
+        "calls": [
+            {"call": t.call, "call_id": t.call_id, "correlation_id": t.correlation_id, "started_at": t.started_at,
+             "sla_breaches": t.sla_breaches, "entries": [asdict(e) for e in t.entries]}
+            for t in timelines
+        ],
+    }
+
+
+def timeline_to_text(timelines: list[CallTimeline], *, max_entries: int = 60) -> str:
+    """Compact terminal form: one line per entry, ``!`` marks an SLA breach."""
+    lines = []
+    for t in timelines:
+        lines.append(f"timeline of call {t.call} (call_id {t.call_id}, correlation_id {t.correlation_id or '—'}):")
+        for e in t.entries[:max_entries]:
+            flag = "!" if e.sla_breach else " "
+            lines.append(f" {flag}{e.t_ms:>9.1f} ms  {e.kind:<8} {e.summary}")
+        if len(t.entries) > max_entries:
+            lines.append(f"  … {len(t.entries) - max_entries} more entries (see the timeline JSON)")
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1em;color:#222}
+h2{font-size:16px;margin:1.2em 0 .3em} .ids{color:#555;font-family:monospace;font-size:12px}
+table{border-collapse:collapse;width:100%} td,th{padding:3px 6px;border-bottom:1px solid #eee;vertical-align:top;text-align:left}
+td.t{font-family:monospace;text-align:right;white-space:nowrap} td.k{font-weight:600;white-space:nowrap}
+tr.request td.k{color:#1f5fbf} tr.response td.k{color:#2e7d32} tr.calcom td.k{color:#8e24aa}
+tr.log td.k{color:#555} tr.metric td.k{color:#00838f} tr.alert td.k{color:#d84315} tr.span td.k{color:#6d4c41}
+tr.breach{background:#ffebee} tr.breach td.k:after{content:" SLA";color:#c62828}
+details pre{margin:.3em 0;font-size:12px;white-space:pre-wrap;word-break:break-all}
+"""
+
+
+def _row(e: TimelineEntry) -> str:
+    cls = e.kind + (" breach" if e.sla_breach else "")
+    detail = html.escape(json.dumps(e.detail, ensure_ascii=False, indent=1, default=str))
+    return (f'<tr class="{cls}"><td class="t">{e.t_ms:.1f} ms</td><td class="k">{html.escape(e.kind)}</td>'
+            f"<td>{html.escape(e.summary)}<details><summary>detail</summary><pre>{detail}</pre></details></td></tr>")
+
+
+def timeline_to_html(timelines: list[CallTimeline], *, title: str | None = None, lead: str | None = None) -> str:
+    """A self-contained page: inline CSS, no script, no external URL (viewable offline); ``lead`` is a first paragraph."""
+    name = title or (f"call timeline — {timelines[0].scenario}" if timelines else "call timeline")
+    parts = [f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(name)}</title><style>{_CSS}</style></head><body>",
+             f"<h1>{html.escape(name)}</h1>"]
+    if lead:
+        parts.append(f"<p>{html.escape(lead)}</p>")
+    for t in timelines:
+        breaches = f", {t.sla_breaches} SLA breach(es)" if t.sla_breaches else ""
+        parts.append(f"<h2>call {t.call}{html.escape(breaches)}</h2>")
+        parts.append(f'<div class="ids">call_id {html.escape(t.call_id)} · correlation_id {html.escape(t.correlation_id or "—")}'
+                     " · times from the call's first request</div>")
+        parts.append("<table><tr><th>t</th><th>kind</th><th>what</th></tr>")
+        parts += [_row(e) for e in t.entries]
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "".join(parts)
