@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+
 import httpx
 
 from ._calcom import CalcomScript

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ._errors import ScenarioError
 from ._evidence import Exchange
 from ._plan import Plan, PlannedCall, PlannedRequest, resolve_args_from, signature_header
 from ._retell import StepSpec, render_call
@@ -117,7 +118,10 @@ async def _deliver(
                 if s.label == label:
                     await state.finished(i).wait()
         where = f"{plan.scenario.source or plan.scenario.name}: steps[{req.step_index}]"
-        args = resolve_args_from(state.call, step, state.answers, where=where)
+        try:
+            args = resolve_args_from(state.call, step, state.answers, where=where)
+        except ScenarioError as exc:  # e.g. no slot was offered: the call goes on, the verdict says why
+            return _unsent(state, req, f"not sent: {exc}")
         state.call = plan.rebind(state.call, {req.step_index: args})
         body = next(r.body for r in state.call.requests if r.step_index == req.step_index and r.delivery == req.delivery)
     exchange = await _send(client, req, body, opts)
@@ -125,6 +129,16 @@ async def _deliver(
         state.answers[step.label] = exchange.response_json
         state.finished(req.step_index).set()
     return exchange
+
+
+def _unsent(state: _CallState, req: PlannedRequest, reason: str) -> Exchange:
+    state.answers[req.step.label] = None
+    state.finished(req.step_index).set()
+    return Exchange(
+        call_index=req.call_index, call_id=req.call_id, step_index=req.step_index, step=req.step.label,
+        delivery=req.delivery, kind=req.kind, method=req.method, path=req.path, request_headers=redact_headers(req.headers),
+        request_body="", sent_at=time.time(), expect=req.step.expect, error=reason,
+    )
 
 
 async def run_plan(plan: Plan, client: httpx.AsyncClient, opts: RunOptions) -> list[Exchange]:

@@ -141,3 +141,19 @@ def test_catalogue_against_a_separately_started_gateway(separate_gateway: Path, 
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
+
+
+def test_a_step_that_cannot_be_sent_still_yields_a_verdict(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    d = pytester.mkdir("scenarios")
+    (d / "no-slot-to-book.yaml").write_text(
+        "name: no-slot-to-book\n"
+        "calcom: {rules: [{endpoint: slots, fault: no_slots}]}\n"
+        "steps:\n"
+        "  - {event: call_started}\n"
+        "  - {function: check_availability, at: 5}\n"
+        "  - {function: book_appointment, at: 9, args_from: {start: 'check_availability.slots[0]'}}\n"
+    )
+    result = pytester.runpytest("scenarios")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*✗ target-reachable*not sent:*check_availability.slots has no item 0*"])
