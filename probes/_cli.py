@@ -28,6 +28,7 @@ __all__ = ["main"]
 EXIT_USAGE = 2
 ENV_ALERT_WEBHOOK = "CALLPROBE_ALERT_WEBHOOK_URL"
 ENV_CALCOM_API_KEY = "CALCOM_API_KEY"
+ENV_SENTRY_DSN = "CALLPROBE_SENTRY_DSN"
 
 
 def _scenario_path(name: str) -> Path:
@@ -100,9 +101,15 @@ def _cmd_mock_calcom(args: argparse.Namespace) -> int:
 
 
 def _cmd_sink(args: argparse.Namespace) -> int:
-    from mocks.sinks import create_sink_app
+    from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
-    return _serve_forever(create_sink_app(), args.host, args.port, lambda url: f"Slack-compatible sink on {url} (messages at {url}/api/messages)")
+    kinds = {
+        "slack": (create_sink_app, "Slack-compatible sink on {url} (post to {url}/slack/…; read {url}/api/messages)"),
+        "otlp": (create_otlp_app, "OTLP/HTTP trace receiver on {url} (export to {url}/v1/traces; read {url}/api/spans)"),
+        "sentry": (create_sentry_app, "Sentry envelope receiver on {url} (DSN http://public@<host:port>/1; read {url}/api/events)"),
+    }
+    factory, text = kinds[args.kind]
+    return _serve_forever(factory(), args.host, args.port, lambda url: text.format(url=url))
 
 
 def _cmd_gateway(args: argparse.Namespace) -> int:
@@ -113,45 +120,51 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
         for name, text in sorted(DEFECTS.items()):
             print(f"{name:<{width}}  {text}")
         return 0
-    from mocks._serve import serve_in_thread
+    from mocks._serve import RunningServer, serve_in_thread
+    from mocks.calcom import create_app as calcom_app
+    from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
-    extra = []
-    calcom_url = args.calcom_url
-    if calcom_url is None:
-        from mocks.calcom import create_app as calcom_app
+    # Without --calcom-url the gateway is self-contained: what it talks to runs in this process.
+    self_contained = args.calcom_url is None
+    extra: dict[str, RunningServer] = {}
 
-        extra.append(serve_in_thread(calcom_app(), host=args.host))
-        calcom_url = extra[-1].url
-    alert_url = os.environ.get(ENV_ALERT_WEBHOOK)
-    if alert_url is None:
-        from mocks.sinks import create_sink_app
+    def embed(name: str, app: Any) -> RunningServer:
+        extra[name] = serve_in_thread(app, host=args.host)
+        return extra[name]
 
-        extra.append(serve_in_thread(create_sink_app(), host=args.host))
-        alert_url = f"{extra[-1].url}/slack/alerts"
+    calcom_url = args.calcom_url or embed("Cal.com mock", calcom_app()).url
+    alert_url = os.environ.get(ENV_ALERT_WEBHOOK) or f"{embed('alert sink', create_sink_app()).url}/slack/alerts"
+    otlp, dsn = args.otlp_endpoint, os.environ.get(ENV_SENTRY_DSN)
+    if otlp is None and self_contained:
+        otlp = embed("OTLP trace receiver", create_otlp_app()).url
+    if dsn is None and self_contained:
+        receiver = embed("Sentry receiver", create_sentry_app())
+        dsn = f"http://public@{receiver.host}:{receiver.port}/1"
     config = GatewayConfig(
         retell_api_key=os.environ.get(ENV_RETELL_API_KEY) or DEMO_RETELL_API_KEY,
         calcom_url=calcom_url,
-        calcom_api_key=os.environ.get(ENV_CALCOM_API_KEY) or (DEMO_CALCOM_API_KEY if args.calcom_url is None else None),
+        calcom_api_key=os.environ.get(ENV_CALCOM_API_KEY) or (DEMO_CALCOM_API_KEY if self_contained else None),
         metrics_token=os.environ.get(ENV_METRICS_TOKEN) or DEMO_METRICS_TOKEN,
         alert_webhook_url=alert_url,
         log_file=args.log_file,
         alert_cooldown_s=args.alert_cooldown,
+        otlp_endpoint=otlp,
+        sentry_dsn=dsn,
         defects=frozenset(args.defect),
     )
-    app = create_app(config)
 
     def banner(url: str) -> str:
         lines = [f"reference gateway on {url}", f"  Cal.com: {calcom_url}"]
-        if os.environ.get(ENV_ALERT_WEBHOOK) is None:
-            lines.append(f"  alert sink: {extra[-1].url}/api/messages")
+        lines += [f"  embedded {name}: {server.url}" for name, server in extra.items()]
+        lines.append(f"  traces: {'OTLP/HTTP to ' + otlp if otlp else 'off'}; error reports: {'on' if dsn else 'off'}")
         if args.defect:
             lines.append(f"  seeded defects: {', '.join(sorted(args.defect))}")
         return "\n".join(lines)
 
     try:
-        return _serve_forever(app, args.host, args.port, banner)
+        return _serve_forever(create_app(config), args.host, args.port, banner)
     finally:
-        for server in extra:
+        for server in extra.values():
             server.stop()
 
 
@@ -174,7 +187,9 @@ def _parser() -> argparse.ArgumentParser:
     calcom.add_argument("--host", default="127.0.0.1")
     calcom.set_defaults(func=_cmd_mock_calcom)
 
-    sink = sub.add_parser("sink", help="a Slack-compatible webhook sink that records alerts")
+    sink = sub.add_parser("sink", help="a receiver that records what a gateway sends out (alerts, spans, error events)")
+    sink.add_argument("--kind", choices=("slack", "otlp", "sentry"), default="slack",
+                      help="slack: incoming-webhook alerts; otlp: OTLP/HTTP traces; sentry: Sentry envelopes")
     sink.add_argument("--port", type=int, default=8091)
     sink.add_argument("--host", default="127.0.0.1")
     sink.set_defaults(func=_cmd_sink)
@@ -184,6 +199,8 @@ def _parser() -> argparse.ArgumentParser:
     gw.add_argument("--host", default="127.0.0.1")
     gw.add_argument("--calcom-url", default=None, help="Cal.com base URL (default: an embedded Cal.com mock)")
     gw.add_argument("--log-file", default=None, help="also write JSON log lines to this file")
+    gw.add_argument("--otlp-endpoint", default=None, metavar="URL",
+                    help="export spans over OTLP/HTTP to URL/v1/traces (error reports: CALLPROBE_SENTRY_DSN)")
     gw.add_argument("--alert-cooldown", type=float, default=300.0, metavar="SECONDS", help="silence per alert group after an alert (default 300)")
     gw.add_argument("--defect", action="append", default=[], metavar="NAME", help="seed a defect (repeatable)")
     gw.add_argument("--list-defects", action="store_true", help="list the seeded defects and exit")

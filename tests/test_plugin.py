@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -90,23 +91,34 @@ def _free_port() -> int:
 def separate_gateway(tmp_path: Path) -> Iterator[Path]:
     """The README's recipe: mock, sink and gateway started as separate processes."""
     cli = [sys.executable, "-m", "probes._cli"]
-    ports = {"calcom": _free_port(), "sink": _free_port(), "gateway": _free_port()}
+    ports = {name: _free_port() for name in ("calcom", "sink", "otlp", "sentry", "gateway")}
+    env = {
+        **os.environ,
+        "CALLPROBE_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{ports['sink']}/slack/alerts",
+        "CALLPROBE_SENTRY_DSN": f"http://public@127.0.0.1:{ports['sentry']}/1",
+    }
     procs = [
         subprocess.Popen([*cli, "mock", "calcom", "--port", str(ports["calcom"])]),
         subprocess.Popen([*cli, "sink", "--port", str(ports["sink"])]),
+        subprocess.Popen([*cli, "sink", "--kind", "otlp", "--port", str(ports["otlp"])]),
+        subprocess.Popen([*cli, "sink", "--kind", "sentry", "--port", str(ports["sentry"])]),
         subprocess.Popen(
-            [*cli, "gateway", "--port", str(ports["gateway"]), "--calcom-url", f"http://127.0.0.1:{ports['calcom']}", "--alert-cooldown", "1"],
-            env={**__import__("os").environ, "CALLPROBE_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{ports['sink']}/slack/alerts"},
+            [*cli, "gateway", "--port", str(ports["gateway"]), "--calcom-url", f"http://127.0.0.1:{ports['calcom']}",
+             "--otlp-endpoint", f"http://127.0.0.1:{ports['otlp']}", "--alert-cooldown", "1"],
+            env=env,
         ),
     ]
     try:
-        for name, url in (("gateway", "/health"), ("calcom", "/__admin/health"), ("sink", "/api/messages")):
+        for name, url in (("gateway", "/health"), ("calcom", "/__admin/health"), ("sink", "/api/messages"),
+                          ("otlp", "/api/spans"), ("sentry", "/api/events")):
             _wait_up(f"http://127.0.0.1:{ports[name]}{url}")
         profile = tmp_path / "separate.yaml"
         profile.write_text(
             f"base_url: http://127.0.0.1:{ports['gateway']}\n"
             f"alert_sink_url: http://127.0.0.1:{ports['sink']}/api/messages\n"
             f"calcom_mock_url: http://127.0.0.1:{ports['calcom']}\n"
+            f"traces: {{kind: receiver, url: 'http://127.0.0.1:{ports['otlp']}'}}\n"
+            f"errors: {{kind: sentry_receiver, url: 'http://127.0.0.1:{ports['sentry']}'}}\n"
             "demo_secrets: true\n"
         )
         yield profile
