@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 from mocks._serve import RunningServer, serve_in_thread
 from mocks.calcom import create_app as create_calcom_app
-from mocks.gateway import DEFECTS, GatewayConfig
+from mocks.gateway import GatewayConfig, validate_defects
 from mocks.gateway import create_app as create_gateway_app
 from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
 from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY
-from ._errors import ConfigError
 from ._profile import ErrorSourceConfig, TargetProfile, TraceSourceConfig
 
 __all__ = ["EmbeddedWorld"]
@@ -37,9 +36,7 @@ class EmbeddedWorld:
     _session_profile: TargetProfile | None = None
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.defects) - set(DEFECTS))
-        if unknown:
-            raise ConfigError(f"unknown gateway defect(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFECTS))}")
+        validate_defects(self.defects)  # a typo must not start a clean gateway
 
     def start(self) -> EmbeddedWorld:
         self.calcom = serve_in_thread(create_calcom_app())
