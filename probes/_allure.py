@@ -46,11 +46,12 @@ def _json(value: Any) -> str:
 
 
 class _Step:
-    """A step whose status comes from the verdict: passed, or failed with a reason."""
+    """A step whose status comes from the verdict: passed, failed with a reason, or skipped (not observed)."""
 
     def __init__(self, title: str, params: dict[str, Any] | None = None) -> None:
         self.title, self.params, self.uuid = title, params or {}, uuid.uuid4().hex
         self.failure: str | None = None
+        self.skipped: str | None = None
 
     def __enter__(self) -> _Step:
         from allure_commons import plugin_manager
@@ -59,10 +60,15 @@ class _Step:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        import pytest
         from allure_commons import plugin_manager
 
-        err = AssertionError(self.failure) if self.failure else None
-        plugin_manager.hook.stop_step(uuid=self.uuid, exc_type=AssertionError if err else None, exc_val=err, exc_tb=None)
+        err: BaseException | None = None
+        if self.failure:
+            err = AssertionError(self.failure)
+        elif self.skipped:
+            err = pytest.skip.Exception(self.skipped)  # allure-pytest files a skip exception as a skipped step
+        plugin_manager.hook.stop_step(uuid=self.uuid, exc_type=type(err) if err else None, exc_val=err, exc_tb=None)
 
 
 def _attach(body: str, name: str, kind: str = "json") -> None:
@@ -120,7 +126,10 @@ def _metric_table(results: list[CheckResult]) -> str:
 
 def _check_step(r: CheckResult, verdict: Verdict, red: Redactor) -> None:
     where = f" (call_id {r.call_id})" if r.call_id and len(verdict.evidence.plan.calls) > 1 else ""
-    with _Step(red.text(f"{'✓' if r.passed else '✗'} {r.check}: {r.reason}{where}"), {"check": r.check}) as step:
+    mark = "–" if not r.observed and r.passed else ("✓" if r.passed else "✗")
+    with _Step(red.text(f"{mark} {r.check}: {r.reason}{where}"), {"check": r.check}) as step:
+        if not r.observed and r.passed:
+            step.skipped = red.text(r.reason)
         if not r.passed:
             step.failure = red.text(f"[{r.check}] {r.reason}\nexpected: {r.expected}\nseen:     {r.seen}")
         if r.check == "metric-delta":
@@ -148,7 +157,9 @@ def write_allure(scenario: Scenario, verdict: Verdict, timelines: list[CallTimel
     allure.dynamic.description_html(timeline_to_html(timelines, lead=red.text(" ".join(scenario.description.split())) or None))
     for x in verdict.evidence.exchanges:
         _exchange_step(x, verdict.results, red)
-    with _Step(f"checks: {len(verdict.results) - len(verdict.failures)} of {len(verdict.results)} passed") as group:
+    unobserved = sum(1 for r in verdict.unobserved if r.passed)
+    title = f"checks: {len(verdict.results) - len(verdict.failures) - unobserved} of {len(verdict.results)} passed"
+    with _Step(title + (f", {unobserved} not observed" if unobserved else "")) as group:
         if verdict.failures:
             group.failure = red.text("; ".join(f"[{r.check}] {r.reason}" for r in verdict.failures))
         for r in verdict.results:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._calcom import JournalEntry
@@ -187,7 +187,14 @@ class Evidence:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one check: passed or not, one line why, and what it looked at."""
+    """The outcome of one check: passed or not, one line why, and what it looked at.
+
+    ``observed=False`` marks an expectation the target gave callprobe no way
+    to see (no trace backend, no Prometheus): it does not fail the verdict, but
+    it is reported as *not observed* rather than dropped, so a profile that
+    silently checks less than the scenario asks for is visible (and, with
+    ``--callprobe-strict``, fails).
+    """
 
     check: str
     passed: bool
@@ -198,6 +205,7 @@ class CheckResult:
     correlation_id: str | None = None
     step: str | None = None
     evidence: Any = None
+    observed: bool = True
 
 
 @dataclass
@@ -214,5 +222,14 @@ class Verdict:
     def failures(self) -> list[CheckResult]:
         return [r for r in self.results if not r.passed]
 
+    @property
+    def unobserved(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.observed]
+
     def failed_checks(self) -> set[str]:
         return {r.check for r in self.failures}
+
+    def strict(self) -> Verdict:
+        """The same verdict with every not-observed result failed: checking less than asked is a failure."""
+        results = [r if r.observed else replace(r, passed=False) for r in self.results]
+        return Verdict(self.scenario, results, self.evidence)

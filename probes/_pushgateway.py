@@ -31,6 +31,8 @@ def verdict_registry(verdict: Verdict) -> CollectorRegistry:
     duration.labels(scenario=verdict.scenario).set(max(0.0, ev.finished_at - ev.started_at))
     per_check: dict[str, bool] = {}
     for result in verdict.results:
+        if not result.observed:
+            continue  # not observed is not success: no gauge rather than a 1
         per_check[result.check] = per_check.get(result.check, True) and result.passed
     for check, passed in per_check.items():
         checks.labels(scenario=verdict.scenario, check=check).set(1 if passed else 0)

@@ -71,6 +71,9 @@ def format_failure(verdict: Verdict) -> str:
     failures = verdict.failures
     total = len(verdict.results)
     if not failures:
+        unobserved = len(verdict.unobserved)
+        if unobserved:
+            return f"scenario {verdict.scenario}: {total - unobserved} checks passed, {unobserved} not observed"
         return f"scenario {verdict.scenario}: all {total} checks passed"
     lines = [f"scenario {verdict.scenario}: {len(failures)} of {total} checks failed"]
     for result in failures:
@@ -130,6 +133,7 @@ def _result(r: CheckResult) -> dict[str, Any]:
     return {
         "check": r.check,
         "passed": r.passed,
+        "observed": r.observed,
         "reason": r.reason,
         "expected": r.expected,
         "seen": r.seen,
@@ -149,6 +153,7 @@ def verdict_to_json(verdict: Verdict) -> dict[str, Any]:
         "checks": len(verdict.results),
         "failed": len(verdict.failures),
         "failed_checks": sorted(verdict.failed_checks()),
+        "not_observed": sorted({r.check for r in verdict.unobserved}),
         "run": {"run_id": ev.plan.run_id, "seed": ev.plan.seed, "started_at": ev.started_at, "finished_at": ev.finished_at},
         "results": [_result(r) for r in verdict.results],
         "exchanges": [_exchange(x) for x in ev.exchanges],

@@ -97,6 +97,7 @@ class Targets:
 
 
 _TARGETS = pytest.StashKey[Targets]()
+_UNOBSERVED = pytest.StashKey[list[tuple[str, str, str]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -111,6 +112,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override every scenario's seed")
     group.addoption("--callprobe-default-traceback", dest="callprobe_default_traceback", action="store_true",
                     help="show Python tracebacks instead of the scenario failure report")
+    group.addoption("--callprobe-strict", dest="callprobe_strict", action="store_true",
+                    default=os.environ.get("CALLPROBE_STRICT", "") not in ("", "0"),
+                    help="fail a scenario whose expectations the target gives no way to observe "
+                         "(no trace, error or Prometheus backend in the profile); CALLPROBE_STRICT=1 also works")
     group.addoption("--callprobe-timeline-dir", dest="callprobe_timeline_dir", metavar="DIR", default=None,
                     help="write each scenario's call timeline as DIR/<scenario>.timeline.json")
 
@@ -131,6 +136,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         targets = session.config.stash.get(_TARGETS, None)
         write_session_files(session.config.option.allure_report_dir, targets.profile if targets else None,
                             session.config.getoption("callprobe_seed"), defects=session.config.getoption("gateway_defect") or ())
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """List what the scenarios asked for but the target gave no way to see, so a green run is not mistaken for it."""
+    unobserved = config.stash.get(_UNOBSERVED, [])
+    if not unobserved:
+        return
+    terminalreporter.section("callprobe: expectations not observed")
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for scenario, check, reason in unobserved:
+        by_reason.setdefault((check, reason), []).append(scenario)
+    for (check, reason), scenarios in by_reason.items():
+        names = ", ".join(dict.fromkeys(scenarios))
+        terminalreporter.write_line(f"{check}: {reason.removeprefix('not observed: ')} — {names}")
+    if not config.getoption("callprobe_strict"):
+        terminalreporter.write_line("these did not fail the run; --callprobe-strict makes them failures")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -170,7 +191,9 @@ class ScenarioItem(pytest.Item):
         __tracebackhide__ = True
         targets = self.config.stash[_TARGETS]
         profile = targets.for_item()
-        self.verdict = probe_sync(self.scenario, profile, seed=self.config.getoption("callprobe_seed"))
+        verdict = probe_sync(self.scenario, profile, seed=self.config.getoption("callprobe_seed"))
+        self.config.stash.setdefault(_UNOBSERVED, []).extend((self.name, r.check, r.reason) for r in verdict.unobserved)
+        self.verdict = verdict.strict() if self.config.getoption("callprobe_strict") else verdict
         self.user_properties.append(("callprobe_checks", [(r.check, r.passed) for r in self.verdict.results]))
         self.timeline_text = report_verdict(self.config, self.scenario, self.verdict, profile)
         if not self.verdict.passed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -155,11 +156,14 @@ def test_catalogue_against_a_separately_started_gateway(separate_gateway: Path, 
     assert " passed" in proc.stdout and "failed" not in proc.stdout
 
 
-def test_a_step_that_cannot_be_sent_still_yields_a_verdict(pytester: pytest.Pytester) -> None:
+def one_scenario(pytester: pytest.Pytester, name: str, text: str) -> None:
     pytester.makeini(INI)
-    d = pytester.mkdir("scenarios")
-    (d / "no-slot-to-book.yaml").write_text(
-        "name: no-slot-to-book\n"
+    (pytester.mkdir("scenarios") / f"{name}.yaml").write_text(f"name: {name}\n{text}")
+
+
+def test_a_step_that_cannot_be_sent_still_yields_a_verdict(pytester: pytest.Pytester) -> None:
+    one_scenario(
+        pytester, "no-slot-to-book",
         "calcom: {rules: [{endpoint: slots, fault: no_slots}]}\n"
         "steps:\n"
         "  - {event: call_started}\n"
@@ -169,3 +173,22 @@ def test_a_step_that_cannot_be_sent_still_yields_a_verdict(pytester: pytest.Pyte
     result = pytester.runpytest("scenarios")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*✗ target-reachable*not sent:*check_availability.slots has no item 0*"])
+
+
+def test_expectations_the_target_cannot_show_are_listed_and_fail_when_strict(pytester: pytest.Pytester,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CALLPROBE_STRICT", raising=False)
+    one_scenario(pytester, "p95", "steps: [{event: call_started}]\nexpect: {promql: [{query: 'up', op: '==', value: 1}]}\n")
+    result = pytester.runpytest("scenarios", "--alluredir", "allure-results")
+    result.assert_outcomes(passed=1)
+    [written] = [json.loads(f.read_text()) for f in (pytester.path / "allure-results").glob("*-result.json")]
+    [checks] = [s for s in written["steps"] if s["name"].startswith("checks: ")]
+    assert checks["name"].endswith(", 1 not observed") and checks["status"] == "passed"
+    [promql] = [s for s in checks["steps"] if "promql" in s["name"]]
+    assert promql["status"] == "skipped" and promql["name"].startswith("– promql: not observed")
+    result.stdout.fnmatch_lines(["*callprobe: expectations not observed*",
+                                 "promql: no Prometheus was queried (run with --stack, or set prometheus_url in the profile) — p95",
+                                 "*--callprobe-strict makes them failures*"])
+    strict = pytester.runpytest("scenarios", "--callprobe-strict")
+    strict.assert_outcomes(failed=1)
+    strict.stdout.fnmatch_lines(["*✗ promql — not observed: no Prometheus was queried*"])

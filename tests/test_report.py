@@ -54,7 +54,7 @@ def test_verdict_to_json_redacts_secrets_and_is_json() -> None:
     text = json.dumps(data)
     assert data["passed"] is False
     assert data["failed_checks"] == ["correlation-in-logs", "metric-delta", "step-body"]
-    assert data["results"][0].keys() == {"check", "passed", "reason", "expected", "seen", "call_id", "correlation_id", "step", "evidence"}
+    assert data["results"][0].keys() == {"check", "passed", "observed", "reason", "expected", "seen", "call_id", "correlation_id", "step", "evidence"}
     headers = data["exchanges"][0]["request_headers"]
     assert headers["X-Retell-Signature"] == "[redacted]"
     assert "v=" not in json.dumps(headers)

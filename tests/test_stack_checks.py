@@ -7,11 +7,13 @@ from typing import Any
 
 from probes._checks import run_checks
 from probes._checks._promql import substitute_window
-from probes._evidence import Evidence, PromqlEvaluation, StackAlertSeen
+from probes._evidence import CheckResult, Evidence, PromqlEvaluation, StackAlertSeen, Verdict
 from probes._observers import parse_exposition
 from probes._observers._prometheus import parse_go_time, parse_prom_result
 from probes._plan import build_plan
 from probes._profile import Contract
+from probes._pushgateway import verdict_registry
+from probes._report import format_failure, verdict_to_json
 from probes._scenario import Scenario, parse_scenario
 
 T0 = 1767369600.0
@@ -41,9 +43,32 @@ def test_substitute_window_rounds_up() -> None:
     assert substitute_window("rate(x[$window])", 0.1) == "rate(x[1s])"
 
 
-def test_promql_is_silent_outside_stack_mode() -> None:
-    s = scenario(promql=[{"query": P95, "op": "<", "value": 0.5}], stack_alerts=[{"alertname": "A"}])
-    assert results("promql", s, evidence(s)) == [] and results("alertmanager-alert", s, evidence(s)) == []
+def test_expectations_without_a_backend_are_reported_not_observed_and_fail_when_strict() -> None:
+    s = scenario(promql=[{"query": P95, "op": "<", "value": 0.5}], stack_alerts=[{"alertname": "A"}],
+                 traces={}, errors={"min_count": 1})
+    ev = evidence(s)  # no Prometheus, no trace backend, no error tracker
+    hints = {"promql": "--stack", "alertmanager-alert": "prometheus_url", "trace-continuity": "traces.kind",
+             "trace-attributes": "traces.kind", "trace-error-status": "traces.kind", "error-reported": "errors.kind"}
+    for name, hint in hints.items():
+        [r] = results(name, s, ev)
+        assert r.passed and not r.observed and r.reason.startswith("not observed: ") and hint in r.reason, r
+    ours = [r for r in run_checks(s, ev, Contract()) if r.check in hints]
+    verdict = Verdict("unit", [*ours, CheckResult("step-status", True, "ok")], ev)
+    assert verdict.passed and {r.check for r in verdict.unobserved} == set(hints)
+    assert format_failure(verdict) == "scenario unit: 1 checks passed, 6 not observed"
+    assert verdict_to_json(verdict)["not_observed"] == sorted(hints)
+    strict = verdict.strict()
+    assert not strict.passed and strict.failed_checks() == set(hints)
+    assert verdict.passed, "strict() returns a new verdict and leaves this one as it was"
+
+
+def test_not_observed_checks_push_no_success_gauge() -> None:
+    s = scenario(promql=[{"query": "up", "op": "==", "value": 1}])
+    ev = evidence(s)
+    ev.finished_at = T0 + 1
+    registry = verdict_registry(Verdict("unit", run_checks(s, ev, Contract()), ev))
+    checks = {sample.labels["check"] for m in registry.collect() if m.name == "callprobe_check_success" for sample in m.samples}
+    assert "log-pii" in checks and "promql" not in checks
 
 
 def test_promql_failure_quotes_query_and_values() -> None:

@@ -76,7 +76,7 @@ CHECKS: tuple[tuple[str, Check, Callable[[Scenario], bool]], ...] = (
     ("error-reported", check_error_reported, lambda s: s.expect.errors is not None),
     ("histogram-sla-bucket", check_histogram_sla_bucket, lambda s: bool(s.expect.latency)),
     ("metric-cardinality", check_metric_cardinality, lambda s: True),
-    # Stack mode only: both return nothing unless the evidence has a Prometheus source.
+    # Both need a Prometheus (--stack or prometheus_url); without one they report "not observed".
     ("promql", check_promql, lambda s: bool(s.expect.promql)),
     ("alertmanager-alert", check_stack_alerts, lambda s: bool(s.expect.stack_alerts)),
 )

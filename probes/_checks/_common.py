@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._evidence import Evidence, Exchange
+from .._evidence import CheckResult, Evidence, Exchange
 from .._profile import Contract
 from .._scenario import Scenario, Step
 
@@ -27,6 +27,7 @@ __all__ = [
     "fmt_ms",
     "in_call",
     "js",
+    "not_observed",
     "request_header",
     "side_ids",
     "sole_call",
@@ -42,6 +43,17 @@ def js(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=False, default=str)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def not_observed(check: str, missing: str, remedy: str) -> list[CheckResult]:
+    """The one result of a check whose telemetry the target profile gives no way to read.
+
+    Reported rather than dropped: a scenario that asks for traces against a
+    profile with no trace backend has *not* shown its traces are fine, and the
+    report must say so (``--callprobe-strict`` turns it into a failure).
+    """
+    return [CheckResult(check, True, f"not observed: {missing} ({remedy})", "an observable backend", "none configured",
+                        observed=False)]
 
 
 def excerpt(text: str, limit: int = 120) -> str:

@@ -13,7 +13,7 @@ from .._evidence import CheckResult, Evidence, LogLine
 from .._profile import Contract
 from .._scenario import Scenario
 from .._spans import ErrorEvent
-from ._common import call_correlation_id, call_ids, sole_call
+from ._common import call_correlation_id, call_ids, not_observed, sole_call
 from ._logs import _leak, count_text
 from ._pii import caller_pii
 
@@ -67,7 +67,9 @@ def _event_results(scenario: Scenario, evidence: Evidence, contract: Contract, e
 
 def check_error_reported(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """error-reported: expected error events exist, tagged with call_id and correlation_id, with no PII."""
-    if scenario.expect.errors is None or not evidence.errors_observed:
-        return []  # not expected, or the profile reads no error tracker
+    if scenario.expect.errors is None:
+        return []
+    if not evidence.errors_observed:
+        return not_observed("error-reported", "the target profile names no error-event backend", "set errors.kind in the profile")
     events = _ours(scenario, evidence, contract)
     return [_count(scenario, evidence, contract, events), *_event_results(scenario, evidence, contract, events)]

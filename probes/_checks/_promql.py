@@ -16,6 +16,7 @@ from collections.abc import Callable
 from .._evidence import CheckResult, Evidence, PromqlEvaluation
 from .._profile import Contract
 from .._scenario import PromqlExpectation, Scenario
+from ._common import not_observed
 
 __all__ = ["OPS", "check_promql", "promql_holds", "substitute_window"]
 
@@ -45,9 +46,9 @@ def _fmt(values: tuple[tuple[str, float], ...]) -> str:
 
 
 def check_promql(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
-    """promql: each query's answer satisfies ``op value`` (stack mode; nothing outside it)."""
+    """promql: each query's answer satisfies ``op value`` (needs a Prometheus: --stack or prometheus_url)."""
     if not evidence.prometheus:
-        return []
+        return not_observed("promql", "no Prometheus was queried", "run with --stack, or set prometheus_url in the profile")
     found = {e.index: e for e in evidence.promql}
     out = []
     for i, item in enumerate(scenario.expect.promql):

@@ -1,7 +1,7 @@
 """Trace checks: the span tree a traced Retell request leaves behind.
 
-They apply only when the target profile names a trace backend
-(``traces.kind``); a gateway whose spans callprobe cannot read is not judged.
+They judge spans only when the target profile names a trace backend
+(``traces.kind``); without one each reports *not observed* instead.
 
 For every exchange that sent a W3C ``traceparent`` (steps with
 ``traceparent: true``) the gateway must continue that trace: a SERVER span
@@ -19,7 +19,7 @@ from .._evidence import CheckResult, Evidence, Exchange
 from .._profile import Contract
 from .._scenario import Scenario
 from .._spans import Span
-from ._common import answered, call_correlation_id, request_header, where
+from ._common import answered, call_correlation_id, not_observed, request_header, where
 
 __all__ = ["check_trace_attributes", "check_trace_continuity", "check_trace_error_status"]
 
@@ -91,7 +91,7 @@ def _no_traced_steps(name: str) -> list[CheckResult]:
 def check_trace_continuity(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """trace-continuity: each traced request continues the sent trace, and Cal.com spans hang below it."""
     if not evidence.traces_observed:
-        return []  # the profile reads no trace backend: nothing to judge
+        return not_observed("trace-continuity", "the target profile names no trace backend", "set traces.kind in the profile")
     items = traced(evidence)
     if not items:
         return _no_traced_steps("trace-continuity")
@@ -124,7 +124,7 @@ def check_trace_continuity(scenario: Scenario, evidence: Evidence, contract: Con
 def check_trace_attributes(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """trace-attributes: server spans carry the call's call_id and correlation ID."""
     if not evidence.traces_observed:
-        return []  # the profile reads no trace backend: nothing to judge
+        return not_observed("trace-attributes", "the target profile names no trace backend", "set traces.kind in the profile")
     items = traced(evidence)
     if not items:
         return _no_traced_steps("trace-attributes")
@@ -148,7 +148,7 @@ def check_trace_attributes(scenario: Scenario, evidence: Evidence, contract: Con
 def check_trace_error_status(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """trace-error-status: a traced step answered with a Cal.com failure has a Cal.com span with error status."""
     if not evidence.traces_observed:
-        return []
+        return not_observed("trace-error-status", "the target profile names no trace backend", "set traces.kind in the profile")
     out = []
     for x, trace_id, span_id in traced(evidence):
         body = x.response_json
