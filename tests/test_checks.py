@@ -11,7 +11,7 @@ import pytest
 from probes._calcom import JournalEntry
 from probes._checks import CHECK_NAMES, TELEMETRY_CHECKS, run_checks, subset_diff
 from probes._checks._latency import nearest_rank
-from probes._checks._pii import find_phone, mask_digits, redact_phones
+from probes._checks._pii import find_phone, mask_digits, national_digits, redact_phones
 from probes._evidence import AlertPost, CheckResult, Evidence, Exchange, LogLine, MetricsSnapshot, series_key
 from probes._observers import parse_exposition
 from probes._plan import Plan, PlannedRequest, build_plan
@@ -475,6 +475,11 @@ def test_pii_helpers() -> None:
     assert find_phone("call at 2026-01-02 16:00", ("+14155550142",)) is None
     assert find_phone("Tel. 030 23125123", ("+493023125123",)) == (5, 17)
     assert redact_phones("a +14155550142 b 415.555.0142", ("+14155550142",)) == "a +*********42 b ***.***.**42"
+    # Country codes of one, two and three digits, and national forms with a trunk prefix.
+    assert find_phone("Tel. (01) 234 5678", ("+35312345678",)) == (6, 18)
+    assert find_phone("ligar 21 234 5678", ("+351212345678",)) == (6, 17)
+    assert find_phone("звонок 8 (495) 123-45-67", ("+74951234567",)) == (7, 24)
+    assert national_digits("+35312345678") == "12345678" and national_digits("not a number 42") == "42"
 
 
 # -- Cal.com ----------------------------------------------------------------------------------------

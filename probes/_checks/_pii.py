@@ -4,7 +4,8 @@ Phone numbers are matched on their digits, so every common spelling is caught:
 E.164 (``+14155550142``), digits only (``14155550142``), national forms with
 spaces, dashes, dots, slashes or brackets (``(415) 555-0142``, ``030 23125123``),
 and international prefixes (``0049 30 …``). A digit run in the text matches
-when it contains the number's national digits. Transcript text is matched on
+when it contains the number's national significant number (split from the
+country code by libphonenumber's metadata, via ``phonenumbers``). Transcript text is matched on
 whole utterances of at least :data:`MIN_UTTERANCE` characters, which is long
 enough that a match is not a coincidence.
 """
@@ -17,28 +18,26 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
+
 from .._evidence import Evidence
 
 __all__ = ["MIN_UTTERANCE", "CallerPii", "caller_pii", "find_phone", "find_utterance", "mask_digits", "redact_phones", "walk_strings"]
 
 MIN_UTTERANCE = 20
 _RUN = re.compile(r"\+?\d[\d\s().\-/]*\d")
-_ONE_DIGIT_CC = {"1", "7"}
-_TWO_DIGIT_CC = {
-    "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47", "48", "49",
-    "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81", "82", "84",
-    "86", "90", "91", "92", "93", "94", "95", "98",
-}
 
 
-def national_digits(e164: str) -> str:
-    """The digits after the country code (``+14155550142`` → ``4155550142``)."""
-    digits = re.sub(r"\D", "", e164)
-    if digits[:1] in _ONE_DIGIT_CC:
-        return digits[1:]
-    if digits[:2] in _TWO_DIGIT_CC:
-        return digits[2:]
-    return digits[3:]
+def national_digits(number: str) -> str:
+    """The national significant number, without country code or trunk prefix (``+14155550142`` → ``4155550142``).
+
+    libphonenumber's metadata knows every country code's length; a number it
+    cannot parse is searched for whole.
+    """
+    try:
+        return str(phonenumbers.parse(number if number.startswith("+") else f"+{number}").national_number)
+    except phonenumbers.NumberParseException:
+        return re.sub(r"\D", "", number)
 
 
 def mask_digits(text: str, keep: int = 2) -> str:
