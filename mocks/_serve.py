@@ -7,6 +7,7 @@ that are ready before the first request and gone afterwards; uvicorn's
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,15 +44,34 @@ class RunningServer:
         self.stop()
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind here rather than inside uvicorn's thread, so a busy or invalid address fails now, by name."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise RuntimeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except (OSError, OverflowError) as exc:
+        sock.close()
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise RuntimeError(f"cannot listen on {host}:{port}: {why}") from None
+    return sock
+
+
 def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, deadline_s: float = _START_DEADLINE_S) -> RunningServer:
     """Start ``app`` with uvicorn and return once it accepts connections.
 
     ``port=0`` picks a free ephemeral port. Raises ``RuntimeError`` naming the
-    address when the server is not up before the deadline.
+    address when it cannot be bound, or the server is not up before the deadline.
     """
+    sock = _listen(host, port)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", loop="asyncio", http="h11")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"callprobe-serve-{host}:{port}", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"callprobe-serve-{host}:{port}", daemon=True)
     thread.start()
     until = time.monotonic() + deadline_s
     while not server.started:

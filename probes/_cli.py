@@ -82,7 +82,7 @@ def _serve_forever(app: Any, host: str, port: int, banner: Callable[[str], str])
     try:
         server = serve_in_thread(app, host=host, port=port)
     except RuntimeError as exc:
-        raise ProbeError(f"{exc} (is the port already in use?)") from None
+        raise ProbeError(str(exc)) from None
     print(banner(server.url), file=sys.stderr, flush=True)
     try:
         _wait_for_signal()
@@ -168,6 +168,17 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
             server.stop()
 
 
+def _port(text: str) -> int:
+    """A TCP port for argparse: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 0-65535")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callprobe", description="Synthetic test calls for voice-AI phone gateways.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -183,19 +194,19 @@ def _parser() -> argparse.ArgumentParser:
     mock = sub.add_parser("mock", help="run a mock service")
     mock_sub = mock.add_subparsers(dest="mock", required=True)
     calcom = mock_sub.add_parser("calcom", help="the Cal.com API mock with its /__admin API")
-    calcom.add_argument("--port", type=int, default=8090)
+    calcom.add_argument("--port", type=_port, default=8090)
     calcom.add_argument("--host", default="127.0.0.1")
     calcom.set_defaults(func=_cmd_mock_calcom)
 
     sink = sub.add_parser("sink", help="a receiver that records what a gateway sends out (alerts, spans, error events)")
     sink.add_argument("--kind", choices=("slack", "otlp", "sentry"), default="slack",
                       help="slack: incoming-webhook alerts; otlp: OTLP/HTTP traces; sentry: Sentry envelopes")
-    sink.add_argument("--port", type=int, default=8091)
+    sink.add_argument("--port", type=_port, default=8091)
     sink.add_argument("--host", default="127.0.0.1")
     sink.set_defaults(func=_cmd_sink)
 
     gw = sub.add_parser("gateway", help="run the reference gateway (the embedded default target)")
-    gw.add_argument("--port", type=int, default=8080)
+    gw.add_argument("--port", type=_port, default=8080)
     gw.add_argument("--host", default="127.0.0.1")
     gw.add_argument("--calcom-url", default=None, help="Cal.com base URL (default: an embedded Cal.com mock)")
     gw.add_argument("--log-file", default=None, help="also write JSON log lines to this file")
