@@ -16,7 +16,7 @@ __all__ = ["CATEGORIES", "allure_config", "categories_json", "category_of"]
 
 # (category, patterns of the checks whose failure files a scenario under it), in matching order.
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Target unreachable", ("target-reachable",)),
+    ("Target unreachable", ("target-reachable", "telemetry-reachable")),
     ("SLA breach", ("latency-sla", "latency-percentile", "histogram-sla-bucket", "time-to-telemetry")),
     ("Correlation lost", (r"correlation-[a-z-]+",)),
     ("Metric missing or wrong", ("metric-delta", "metric-cardinality", "promql")),

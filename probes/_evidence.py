@@ -177,6 +177,8 @@ class Evidence:
     prometheus: bool = False  # stack mode: a Prometheus (and Alertmanager) was observed
     promql: list[PromqlEvaluation] = field(default_factory=list)
     stack_alerts: list[StackAlertSeen] = field(default_factory=list)
+    sources: tuple[str, ...] = ()  # the evidence sources the profile names (metrics, logs, alerts, …)
+    source_errors: dict[str, str] = field(default_factory=dict)  # source → why it could not be read (first error)
 
     def for_call(self, call_index: int) -> list[Exchange]:
         return [x for x in self.exchanges if x.call_index == call_index]

@@ -3,18 +3,25 @@
 This is the pipeline in one place: script the Cal.com mock, mark every
 evidence source, replay the plan, collect telemetry until the expectations are
 visible or the deadline passes, run the checks, and clean up (cancel what was
-booked, clear the script) whatever happened. A failed probe still reports.
+booked, clear the script) whatever happened. A failed probe still reports:
+an evidence source that cannot be read (metrics endpoint down, log backend
+gone) is recorded in the evidence and dropped for the rest of the run, and the
+``telemetry-reachable`` check says which and why, beside whatever the missing
+evidence made fail.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import dataclass, fields
+from typing import TypeVar
 
 import httpx
 
 from ._calcom import CalcomScript
 from ._checks import TELEMETRY_CHECKS, run_checks
+from ._errors import ObserverError
 from ._evidence import Evidence, Exchange, Verdict
 from ._observers import CalcomJournal, MetricsScraper, SentrySink, SlackSink, poll_until
 from ._observers._select import LogSource, TraceSource, error_source, log_source, trace_source
@@ -25,6 +32,8 @@ from ._scenario import Scenario
 from ._stack_watch import StackWatch
 
 __all__ = ["Observers", "probe", "probe_sync"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -53,13 +62,26 @@ class Observers:
             if profile.prometheus_url else None,
         )
 
+    def names(self) -> tuple[str, ...]:
+        """The sources this run reads, in a fixed order."""
+        return tuple(f.name for f in fields(self) if getattr(self, f.name) is not None)
 
-async def _marks(obs: Observers) -> dict[str, int]:
+    async def guard(self, ev: Evidence, name: str, op: Awaitable[T]) -> T | None:
+        """``await op``; if the source ``name`` cannot be read, record why in ``ev`` and stop using it."""
+        try:
+            return await op
+        except ObserverError as exc:
+            ev.source_errors.setdefault(name, str(exc))
+            setattr(self, name, None)
+            return None
+
+
+async def _marks(obs: Observers, ev: Evidence) -> dict[str, int]:
     marks = {}
     for name in ("logs", "alerts", "calcom", "traces", "errors"):
         source = getattr(obs, name)
-        if source is not None:
-            marks[name] = await source.mark()
+        if source is not None and (mark := await obs.guard(ev, name, source.mark())) is not None:
+            marks[name] = mark
     return marks
 
 
@@ -70,11 +92,11 @@ async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, e
         sources = (("logs", ev.logs), ("alerts", ev.alerts), ("calcom", ev.calcom), ("traces", ev.spans), ("errors", ev.error_events))
         for name, target in sources:
             source = getattr(obs, name)
-            if source is not None:
-                items, marks[name] = await source.read(marks[name])
+            if source is not None and (page := await obs.guard(ev, name, source.read(marks[name]))) is not None:
+                items, marks[name] = page
                 target.extend(items)
-        if obs.metrics is not None:
-            ev.metrics_after = await obs.metrics.snapshot()
+        if obs.metrics is not None and (after := await obs.guard(ev, "metrics", obs.metrics.snapshot())) is not None:
+            ev.metrics_after = after
             _note_metric_times(scenario, profile, ev)
 
     def telemetry_done() -> bool:
@@ -112,15 +134,16 @@ async def probe(
     http = client or httpx.AsyncClient(timeout=profile.request_timeout_s)
     try:
         obs = Observers.from_profile(profile, http, secrets.metrics_token)
-        if obs.calcom is not None:
-            await obs.calcom.set_script(scenario.calcom)
-        marks = await _marks(obs)
-        if obs.prometheus is not None:
-            await obs.prometheus.before(scenario)
-        opts = RunOptions(base_url=profile.base_url, api_key=secrets.retell_api_key, time_scale=scenario.time_scale, timeout_s=profile.request_timeout_s)
         first = build_plan(scenario, api_key=secrets.retell_api_key, seed=seed, paths=profile.paths.to_paths())
-        ev = Evidence(plan=first, started_at=time.time(), traces_observed=obs.traces is not None, errors_observed=obs.errors is not None)
-        ev.metrics_before = await obs.metrics.snapshot() if obs.metrics is not None else None
+        ev = Evidence(plan=first, traces_observed=obs.traces is not None, errors_observed=obs.errors is not None, sources=obs.names())
+        if obs.calcom is not None:
+            await obs.guard(ev, "calcom", obs.calcom.set_script(scenario.calcom))
+        marks = await _marks(obs, ev)
+        if obs.prometheus is not None:
+            await obs.guard(ev, "prometheus", obs.prometheus.before(scenario))
+        opts = RunOptions(base_url=profile.base_url, api_key=secrets.retell_api_key, time_scale=scenario.time_scale, timeout_s=profile.request_timeout_s)
+        ev.started_at = time.time()
+        ev.metrics_before = await obs.guard(ev, "metrics", obs.metrics.snapshot()) if obs.metrics is not None else None
         pending: tuple[Plan, list[Exchange]] | None = None
         try:
             for run in range(scenario.runs):
@@ -132,11 +155,11 @@ async def probe(
             await _collect(scenario, profile, obs, ev, marks)
         finally:
             if obs.calcom is not None:
-                await obs.calcom.set_script(CalcomScript())
+                await obs.guard(ev, "calcom", obs.calcom.set_script(CalcomScript()))
             if pending is not None:
                 ev.cleanup.extend(await cancel_bookings(*pending, http, opts, extra=_journal_bookings(pending[0], ev)))
         if obs.prometheus is not None:  # after the fault is lifted, so resolution can be seen
-            await obs.prometheus.after(scenario, ev)
+            await obs.guard(ev, "prometheus", obs.prometheus.after(scenario, ev))
         ev.finished_at = time.time()
         return Verdict(scenario=scenario.name, results=run_checks(scenario, ev, profile.contract), evidence=ev)
     finally:

@@ -40,6 +40,7 @@ DETECTED_BY = {
     "metric-label-cardinality": "metric-cardinality",
     "broken-trace": "trace-continuity",
     "error-not-reported": "error-reported",
+    "metrics-endpoint-down": "telemetry-reachable",
 }
 
 

@@ -102,7 +102,7 @@ def call_logs(evidence: Evidence, corr: str = CORR, **extra: Any) -> list[LogLin
 
 def test_names_and_order_are_stable() -> None:
     assert CHECK_NAMES == (
-        "target-reachable", "step-status", "signature-rejected", "step-body", "latency-sla", "latency-percentile",
+        "target-reachable", "telemetry-reachable", "step-status", "signature-rejected", "step-body", "latency-sla", "latency-percentile",
         "correlation-echoed", "correlation-continuity", "correlation-distinct", "correlation-in-logs",
         "correlation-in-alerts", "correlation-in-calcom", "metric-delta", "log-present", "log-pii",
         "calcom-requests", "alert-count", "alert-content", "time-to-telemetry",

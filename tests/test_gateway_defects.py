@@ -53,6 +53,7 @@ EXPECTED_DEFECTS = {
     "error-not-reported",
     "histogram-buckets-miss-sla",
     "metric-label-cardinality",
+    "metrics-endpoint-down",
 }
 
 
@@ -217,6 +218,11 @@ async def metric_label_cardinality(t: Target) -> bool:
     return f'call_id="{call_id}"' in text
 
 
+async def metrics_endpoint_down(t: Target) -> bool:
+    response = await t.client.get("/api/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    return response.status_code == 500
+
+
 PROBES: dict[str, Callable[[Target], Awaitable[bool]]] = {
     "correlation-not-echoed": correlation_not_echoed,
     "correlation-per-request": correlation_per_request,
@@ -235,6 +241,7 @@ PROBES: dict[str, Callable[[Target], Awaitable[bool]]] = {
     "error-not-reported": error_not_reported,
     "histogram-buckets-miss-sla": histogram_buckets_miss_sla,
     "metric-label-cardinality": metric_label_cardinality,
+    "metrics-endpoint-down": metrics_endpoint_down,
 }
 
 

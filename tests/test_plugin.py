@@ -192,3 +192,18 @@ def test_expectations_the_target_cannot_show_are_listed_and_fail_when_strict(pyt
     strict = pytester.runpytest("scenarios", "--callprobe-strict")
     strict.assert_outcomes(failed=1)
     strict.stdout.fnmatch_lines(["*✗ promql — not observed: no Prometheus was queried*"])
+
+
+def test_a_target_that_is_down_still_yields_a_verdict(catalogue: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    catalogue.makefile(".yaml", down=f"base_url: http://127.0.0.1:{port}\n")
+    monkeypatch.setenv("RETELL_API_KEY", "key_test_down_not_a_secret")
+    result = catalogue.runpytest("scenarios", "-k", "happy", "--target", "down.yaml")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "[[]target-reachable[]] scenario happy-path-booking: * checks failed",
+        f"✗ telemetry-reachable — metrics endpoint at http://127.0.0.1:{port}/api/metrics: cannot connect (ConnectError*",
+    ], consecutive=False)
+    assert "Traceback" not in result.stdout.str()

@@ -7,6 +7,7 @@ from typing import Any
 
 from probes._checks import run_checks
 from probes._checks._promql import substitute_window
+from probes._checks._traces import client_spans_of
 from probes._evidence import CheckResult, Evidence, PromqlEvaluation, StackAlertSeen, Verdict
 from probes._observers import parse_exposition
 from probes._observers._prometheus import parse_go_time, parse_prom_result
@@ -14,6 +15,7 @@ from probes._plan import build_plan
 from probes._profile import Contract
 from probes._pushgateway import verdict_registry
 from probes._report import format_failure, verdict_to_json
+from probes._spans import Span
 from probes._scenario import Scenario, parse_scenario
 
 T0 = 1767369600.0
@@ -147,3 +149,22 @@ def test_prometheus_answers_and_go_times_parse() -> None:
     assert parse_prom_result({"resultType": "scalar", "result": [3, "0.5"]}, "here")[0].last == 0.5
     assert parse_go_time("2026-11-22T10:00:00.123456789Z") == 1795341600.123456
     assert parse_go_time("0001-01-01T00:00:00Z") is None
+
+
+def _span(span_id: str, parent: str | None, kind: str, start_ms: int, end_ms: int, trace: str = "a" * 32, corr: str = "c-1") -> Span:
+    return Span(trace, span_id, parent, f"{kind.lower()} {span_id}", kind, int(T0 * 1e9) + start_ms * 1_000_000,
+                int(T0 * 1e9) + end_ms * 1_000_000, {"callprobe.correlation_id": corr})
+
+
+def test_overlapping_requests_of_one_call_keep_their_own_calcom_spans() -> None:
+    # A slow request (server 1, 0-800 ms) and the next one (server 2, 100-200 ms) of the same call:
+    # server 1's Cal.com span starts inside server 2's time, with the same correlation ID.
+    first, second = _span("1" * 16, "f" * 16, "SERVER", 0, 800), _span("2" * 16, "e" * 16, "SERVER", 100, 200)
+    slots_of_first = _span("3" * 16, "1" * 16, "CLIENT", 150, 790)
+    spans = [first, second, slots_of_first]
+    ev = Evidence(plan=build_plan(scenario(), api_key="k", seed=1), spans=spans)
+    assert client_spans_of(ev, second, Contract()) == []
+    assert client_spans_of(ev, first, Contract()) == [slots_of_first]
+    detached = _span("4" * 16, None, "CLIENT", 120, 180, trace="b" * 32)  # a new root: the broken-trace defect
+    ev.spans.append(detached)
+    assert client_spans_of(ev, second, Contract()) == [detached]

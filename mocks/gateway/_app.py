@@ -10,7 +10,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ._calcom_client import EVENT_TYPES_VERSION, READY_TIMEOUT_S, CalcomFailure
@@ -90,6 +90,8 @@ def _routes(gw: Gateway) -> list[BaseRoute]:
     async def metrics(request: Request) -> Response:
         if not _authorized(gw, request):
             return _unauthorized()
+        if gw.config.has("metrics-endpoint-down"):
+            return PlainTextResponse("Internal Server Error", status_code=500)
         return Response(gw.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def logs(request: Request) -> Response:

@@ -33,6 +33,7 @@ DEFECTS: Mapping[str, str] = MappingProxyType(
         "metric-label-cardinality": "a counter labelled by call_id: one new series per call",
         "broken-trace": "Cal.com requests start a new, unrelated trace instead of continuing the request's",
         "error-not-reported": "Cal.com failures are logged and alerted but never sent to the error tracker (Sentry)",
+        "metrics-endpoint-down": "/api/metrics answers 500: a collector raises while the exposition is rendered",
     }
 )
 

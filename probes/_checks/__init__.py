@@ -32,6 +32,7 @@ from ._logs import check_log_pii, check_log_present
 from ._metrics import check_metric_delta
 from ._promql import check_promql
 from ._scrape import check_histogram_sla_bucket, check_metric_cardinality
+from ._sources import check_telemetry_reachable
 from ._stack_alerts import check_stack_alerts
 from ._telemetry import check_time_to_telemetry
 from ._traces import check_trace_attributes, check_trace_continuity, check_trace_error_status
@@ -52,6 +53,7 @@ Check = Callable[[Scenario, Evidence, Contract], list[CheckResult]]
 # (name, function, applies) in report order; `applies` reads the scenario's switches.
 CHECKS: tuple[tuple[str, Check, Callable[[Scenario], bool]], ...] = (
     ("target-reachable", check_reachable, lambda s: True),
+    ("telemetry-reachable", check_telemetry_reachable, lambda s: True),
     ("step-status", check_status, lambda s: True),
     ("signature-rejected", check_signature_rejected, lambda s: True),
     ("step-body", check_step_body, lambda s: True),

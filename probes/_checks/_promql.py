@@ -47,7 +47,7 @@ def _fmt(values: tuple[tuple[str, float], ...]) -> str:
 
 def check_promql(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """promql: each query's answer satisfies ``op value`` (needs a Prometheus: --stack or prometheus_url)."""
-    if not evidence.prometheus:
+    if not (evidence.prometheus or "prometheus" in evidence.sources):
         return not_observed("promql", "no Prometheus was queried", "run with --stack, or set prometheus_url in the profile")
     found = {e.index: e for e in evidence.promql}
     out = []

@@ -64,7 +64,7 @@ def _reason(item: StackAlertExpectation, seen: StackAlertSeen) -> tuple[str, str
 
 def check_stack_alerts(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """alertmanager-alert: one result per expected alert (needs a Prometheus: --stack or prometheus_url)."""
-    if not evidence.prometheus:
+    if not (evidence.prometheus or "prometheus" in evidence.sources):
         return not_observed("alertmanager-alert", "no Prometheus was queried", "run with --stack, or set prometheus_url in the profile")
     found = {s.alertname: s for s in evidence.stack_alerts}
     out = []

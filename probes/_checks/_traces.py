@@ -55,15 +55,21 @@ def correlation_of(span: Span, contract: Contract) -> str | None:
 
 
 def client_spans_of(evidence: Evidence, server: Span, contract: Contract) -> list[Span]:
-    """CLIENT spans made while serving ``server``: in its trace below it, or (if detached) same correlation ID and time."""
+    """CLIENT spans made while serving ``server``: in its trace below it, or (if detached) same correlation ID and time.
+
+    A span already below *another* server span belongs to that request: two
+    requests of one call can overlap in time (a slow function call and the
+    next one), and must not claim each other's Cal.com spans.
+    """
     below = set(_descendants(evidence, server))
+    owned = {i for other in evidence.spans if other.kind == "SERVER" and other is not server for i in _descendants(evidence, other)}
     corr = correlation_of(server, contract)
     out = []
     for s in evidence.spans:
         if s.kind != "CLIENT":
             continue
         during = server.start_ns <= s.start_ns <= server.end_ns and corr is not None and correlation_of(s, contract) == corr
-        if s.span_id in below or during:
+        if s.span_id in below or (during and s.span_id not in owned):
             out.append(s)
     return out
 
