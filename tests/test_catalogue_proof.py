@@ -17,31 +17,39 @@ import pytest
 
 from mocks.gateway import DEFECTS
 from probes import Scenario, Verdict, load_scenario, probe
+from probes._checks import CHECK_NAMES
 from probes._embedded import EmbeddedWorld
 
 CATALOGUE = [load_scenario(p) for p in sorted(Path("scenarios").glob("*.yaml"))]
 
-# defect → the check that must catch it
-DETECTED_BY = {
-    "correlation-not-echoed": "correlation-echoed",
-    "correlation-per-request": "correlation-continuity",
-    "correlation-missing-in-logs": "correlation-in-logs",
-    "raw-phone-in-logs": "log-pii",
-    "transcript-in-logs": "log-pii",
-    "booking-metric-not-incremented": "metric-delta",
-    "wrong-metric-label": "metric-delta",
-    "no-alert-on-calcom-failure": "alert-count",
-    "alert-per-error": "alert-count",
-    "slow-path": "latency-sla",
-    "forged-signature-accepted": "signature-rejected",
-    "duplicate-books-twice": "calcom-requests",
-    "ready-while-calcom-down": "step-status",
-    "histogram-buckets-miss-sla": "histogram-sla-bucket",
-    "metric-label-cardinality": "metric-cardinality",
-    "broken-trace": "trace-continuity",
-    "error-not-reported": "error-reported",
-    "metrics-endpoint-down": "telemetry-reachable",
+# defect → the checks that must catch it (each of them must fail)
+DETECTED_BY: dict[str, tuple[str, ...]] = {
+    "correlation-not-echoed": ("correlation-echoed",),
+    "correlation-per-request": ("correlation-continuity", "correlation-in-alerts", "correlation-in-calcom", "trace-attributes"),
+    "correlation-missing-in-logs": ("correlation-in-logs",),
+    "correlation-shared-across-calls": ("correlation-distinct",),
+    "raw-phone-in-logs": ("log-pii",),
+    "transcript-in-logs": ("log-pii",),
+    "booking-not-logged": ("log-present",),
+    "booking-metric-not-incremented": ("metric-delta", "time-to-telemetry"),
+    "wrong-metric-label": ("metric-delta",),
+    "calcom-errors-not-counted": ("metric-delta",),  # and, with --stack, promql and alertmanager-alert: tests/test_stack.py
+    "metrics-endpoint-down": ("telemetry-reachable",),
+    "no-alert-on-calcom-failure": ("alert-count",),
+    "alert-per-error": ("alert-count",),
+    "raw-phone-in-alerts": ("alert-content",),
+    "slow-path": ("latency-sla", "latency-percentile"),
+    "forged-signature-accepted": ("signature-rejected",),
+    "duplicate-books-twice": ("calcom-requests", "step-body"),
+    "ready-while-calcom-down": ("step-status",),
+    "call-analyzed-connection-dropped": ("target-reachable",),
+    "histogram-buckets-miss-sla": ("histogram-sla-bucket",),
+    "metric-label-cardinality": ("metric-cardinality",),
+    "broken-trace": ("trace-continuity",),
+    "span-error-status-missing": ("trace-error-status",),
+    "error-not-reported": ("error-reported",),
 }
+PROVEN_IN_STACK_MODE = {"promql", "alertmanager-alert"}  # tests/test_stack.py::test_stack_checks_catch_their_defects
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +70,20 @@ def test_every_defect_has_a_detecting_check() -> None:
     assert set(DETECTED_BY) == set(DEFECTS)
 
 
+def test_every_check_is_failed_by_some_defect() -> None:
+    proven = {check for checks in DETECTED_BY.values() for check in checks} | PROVEN_IN_STACK_MODE
+    assert [c for c in CHECK_NAMES if c not in proven] == []
+
+
 @pytest.mark.parametrize("defect", sorted(DETECTED_BY))
 def test_catalogue_catches_defect(world: EmbeddedWorld, defect: str) -> None:
     verdicts = run_catalogue(world, frozenset({defect}))
     failing = {v.scenario: v.failed_checks() for v in verdicts if not v.passed}
     assert failing, f"the catalogue passed against a gateway with the defect {defect!r}"
-    check = DETECTED_BY[defect]
-    hits = [r for v in verdicts for r in v.failures if r.check == check]
-    assert hits, f"{defect}: expected check {check!r} to fail; failures were {failing}"
-    assert all(r.reason and r.expected and r.seen for r in hits), [r.reason for r in hits]
+    for check in DETECTED_BY[defect]:
+        hits = [r for v in verdicts for r in v.failures if r.check == check]
+        assert hits, f"{defect}: expected check {check!r} to fail; failures were {failing}"
+        assert all(r.reason and r.expected and r.seen for r in hits), [r.reason for r in hits]
 
 
 def test_clean_gateway_passes_repeatedly(world: EmbeddedWorld) -> None:

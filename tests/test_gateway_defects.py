@@ -18,12 +18,14 @@ from typing import Any
 import httpx
 import pytest
 import respx
+import sentry_sdk.transport
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 
-import sentry_sdk.transport
-
-from mocks.gateway import DEFECTS, GatewayConfig, create_app
+from mocks.gateway import DEFECTS, GatewayConfig, build_slack_payload, create_app
 from mocks.gateway._errors_report import ErrorReporter
+from mocks.gateway._tracing import GatewayTracing
 from probes._errors import ConfigError
 from probes._signing import SIGNATURE_HEADER, sign
 from probes._wire import dumps
@@ -54,6 +56,12 @@ EXPECTED_DEFECTS = {
     "histogram-buckets-miss-sla",
     "metric-label-cardinality",
     "metrics-endpoint-down",
+    "call-analyzed-connection-dropped",
+    "correlation-shared-across-calls",
+    "booking-not-logged",
+    "raw-phone-in-alerts",
+    "span-error-status-missing",
+    "calcom-errors-not-counted",
 }
 
 
@@ -223,6 +231,52 @@ async def metrics_endpoint_down(t: Target) -> bool:
     return response.status_code == 500
 
 
+async def call_analyzed_connection_dropped(t: Target) -> bool:
+    try:
+        await t.send("/api/retell/webhook", event("call_analyzed", new_call_id(), call_status="ended"))
+    except (httpx.RemoteProtocolError, AssertionError):  # a real server closes; httpx's ASGI transport asserts
+        return True
+    return False
+
+
+async def correlation_shared_across_calls(t: Target) -> bool:
+    first = await t.send("/api/retell/webhook", event("call_started", new_call_id()))
+    second = await t.send("/api/retell/webhook", event("call_started", new_call_id()))
+    return bool(first.headers["X-Correlation-ID"] == second.headers["X-Correlation-ID"])
+
+
+async def booking_not_logged(t: Target) -> bool:
+    t.calcom.post("/v2/bookings").respond(201, json={"status": "success", "data": {"uid": "uid_1", "start": SLOT}})
+    result = await t.send("/api/retell/functions/book_appointment", function("book_appointment", {"start": SLOT, "name": "J"}, new_call_id()))
+    assert result.json()["booked"] is True
+    return not any(line.get("event") == "booking_created" for line in t.gw.logs.lines())
+
+
+async def raw_phone_in_alerts(t: Target) -> bool:
+    call_id = new_call_id()
+    await t.send("/api/retell/webhook", event("call_started", call_id))
+    t.calcom.get("/v2/slots").respond(500, json={"statusCode": 500, "message": "Internal server error"})
+    await t.send("/api/retell/functions/check_availability", function("check_availability", {"date": "2026-01-06"}, call_id))
+    await t.gw.alerter.drain()
+    return any(PHONE in json.dumps(build_slack_payload(alert)) for alert in t.gw.alerter.sent)
+
+
+async def span_error_status_missing(t: Target) -> bool:
+    spans = InMemorySpanExporter()
+    t.gw.tracing = t.gw.calcom.tracing = GatewayTracing(None, error_status=t.gw.tracing.error_status, exporter=spans)
+    t.calcom.get("/v2/slots").respond(500, json={"statusCode": 500, "message": "Internal server error"})
+    await t.send("/api/retell/functions/check_availability", function("check_availability", {"date": "2026-01-06"}, new_call_id()))
+    [client] = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CLIENT]
+    return client.status.status_code is not StatusCode.ERROR and not client.events
+
+
+async def calcom_errors_not_counted(t: Target) -> bool:
+    t.calcom.get("/v2/slots").respond(500, json={"statusCode": 500, "message": "Internal server error"})
+    result = await t.send("/api/retell/functions/check_availability", function("check_availability", {"date": "2026-01-06"}, new_call_id()))
+    assert result.json()["error"] == "calendar_unavailable"
+    return await t.metric("askproai_errors_total", {"type": "calendar_unavailable", "severity": "critical"}) == 0
+
+
 PROBES: dict[str, Callable[[Target], Awaitable[bool]]] = {
     "correlation-not-echoed": correlation_not_echoed,
     "correlation-per-request": correlation_per_request,
@@ -242,6 +296,12 @@ PROBES: dict[str, Callable[[Target], Awaitable[bool]]] = {
     "histogram-buckets-miss-sla": histogram_buckets_miss_sla,
     "metric-label-cardinality": metric_label_cardinality,
     "metrics-endpoint-down": metrics_endpoint_down,
+    "call-analyzed-connection-dropped": call_analyzed_connection_dropped,
+    "correlation-shared-across-calls": correlation_shared_across_calls,
+    "booking-not-logged": booking_not_logged,
+    "raw-phone-in-alerts": raw_phone_in_alerts,
+    "span-error-status-missing": span_error_status_missing,
+    "calcom-errors-not-counted": calcom_errors_not_counted,
 }
 
 

@@ -150,3 +150,26 @@ def test_pushed_failing_verdict_reaches_alertmanager(stacked: tuple[TargetProfil
         delete_verdict(session.stack.pushgateway_url, "callprobe-selftest")
     text = httpx.get(f"{session.stack.pushgateway_url}/metrics", timeout=5).text
     assert "callprobe-selftest" not in text
+
+
+# defect → (stack scenario, the Prometheus-backed checks that must catch it)
+STACK_DETECTED_BY = {
+    "calcom-errors-not-counted": (OUTAGE, {"promql", "alertmanager-alert"}),
+    "slow-path": (P95, {"promql"}),
+}
+
+
+@pytest.mark.parametrize("defect", sorted(STACK_DETECTED_BY))
+def test_stack_checks_catch_their_defects(defect: str) -> None:
+    # A world and stack of its own: the module's session gateway must stay clean for the tests above.
+    scenario, checks = STACK_DETECTED_BY[defect]
+    world = EmbeddedWorld().start()
+    session = StackSession()
+    try:
+        verdict = asyncio.run(probe(scenario, session.attach(world.gateway({defect}, alert_cooldown_s=1.0))))
+    finally:
+        session.close()
+        world.stop()
+    failed = {r.check: r for r in verdict.failures}
+    assert checks <= failed.keys(), f"{defect}: expected {sorted(checks)} to fail; failures were {sorted(failed)}"
+    assert all(failed[c].reason and failed[c].expected and failed[c].seen for c in checks), [failed[c].reason for c in checks]

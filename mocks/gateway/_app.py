@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from ._calcom_client import EVENT_TYPES_VERSION, READY_TIMEOUT_S, CalcomFailure
 from ._config import GatewayConfig
@@ -71,9 +73,34 @@ async def _traced(gw: Gateway, request: Request, handler: Callable[[Gateway, Req
         return response
 
 
+class _DroppedAnswer(Response):
+    """The ``call-analyzed-connection-dropped`` defect: headers promise a body that never comes.
+
+    The ASGI app returns with the response incomplete, so the server closes the
+    connection: what Retell sees when a worker dies after doing the work.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(b"", status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+
+
+def _event_of(body: bytes) -> str | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed.get("event") if isinstance(parsed, dict) else None
+
+
 def _routes(gw: Gateway) -> list[BaseRoute]:
     async def webhook(request: Request) -> Response:
-        return await _traced(gw, request, handle_webhook)
+        response = await _traced(gw, request, handle_webhook)
+        if gw.config.has("call-analyzed-connection-dropped") and _event_of(await request.body()) == "call_analyzed":
+            return _DroppedAnswer()
+        return response
 
     async def inbound(request: Request) -> Response:
         return await _traced(gw, request, handle_inbound, event="call_inbound")

@@ -131,7 +131,8 @@ def _created(gw: Gateway, ctx: RequestContext, data: dict[str, Any], start: date
     uid = str(data.get("uid", ""))
     if not gw.config.has("booking-metric-not-incremented"):
         gw.metrics.bookings.labels(status="created", source=SOURCE).inc()
-    gw.log("INFO", "booking_created", "appointment booked in Cal.com", ctx, booking_uid=uid)
+    if not gw.config.has("booking-not-logged"):
+        gw.log("INFO", "booking_created", "appointment booked in Cal.com", ctx, booking_uid=uid)
     booked_start = data.get("start") if isinstance(data.get("start"), str) else _utc(start)
     return {"booked": True, "booking_uid": uid, "start": booked_start, "message": "Your appointment is booked."}
 

@@ -21,6 +21,7 @@ SLOTS_VERSION = "2024-09-04"
 BOOKINGS_VERSION = "2024-08-13"
 EVENT_TYPES_VERSION = "2024-06-14"
 READY_TIMEOUT_S = 1.0
+CALCOM_ERROR_TYPES = frozenset({"calendar_unavailable", "rate_limited", "calendar_timeout"})  # CalcomFailure.kind
 
 
 class CalcomFailure(Exception):

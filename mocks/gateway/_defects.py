@@ -34,6 +34,12 @@ DEFECTS: Mapping[str, str] = MappingProxyType(
         "broken-trace": "Cal.com requests start a new, unrelated trace instead of continuing the request's",
         "error-not-reported": "Cal.com failures are logged and alerted but never sent to the error tracker (Sentry)",
         "metrics-endpoint-down": "/api/metrics answers 500: a collector raises while the exposition is rendered",
+        "call-analyzed-connection-dropped": "call_analyzed is processed, then the connection closes before the answer is complete",
+        "correlation-shared-across-calls": "one process-wide correlation ID, set by the first call and reused by every call after it",
+        "booking-not-logged": "a created booking writes no booking_created log line",
+        "raw-phone-in-alerts": "Slack alerts name the caller by raw phone number",
+        "span-error-status-missing": "a failed Cal.com request leaves its client span without error status or exception event",
+        "calcom-errors-not-counted": "Cal.com failures are logged and alerted but not counted in askproai_errors_total (the CalcomFailures rule cannot fire)",
     }
 )
 

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.datastructures import Headers
 
 from ._alerts import Alert, Alerter, AlertPolicy
-from ._calcom_client import CalcomClient
+from ._calcom_client import CALCOM_ERROR_TYPES, CalcomClient
 from ._config import GatewayConfig
 from ._correlation import CallRecord, CallRegistry, PendingInbound, child_traceparent, phone_hash
 from ._errors_report import ErrorReporter
@@ -75,7 +75,8 @@ class Gateway:
         self.logs = LogBuffer(config.log_file)
         self.calls = CallRegistry(config.company_id)
         self.pending_inbound = PendingInbound()
-        self.tracing = GatewayTracing(config.otlp_endpoint, broken=config.has("broken-trace"))
+        self.tracing = GatewayTracing(config.otlp_endpoint, broken=config.has("broken-trace"),
+                                      error_status=not config.has("span-error-status-missing"))
         self.errors = ErrorReporter(config.sentry_dsn, enabled=not config.has("error-not-reported"))
         self.calcom = CalcomClient(config.calcom_url, config.calcom_api_key, config.calcom_timeout_s, tracing=self.tracing)
         policy = AlertPolicy(
@@ -90,6 +91,7 @@ class Gateway:
         self.seen_events = _LruSet(_DEDUPE_MAX)
         self.bookings = _LruSet(_DEDUPE_MAX)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._shared_correlation: str | None = None  # only the correlation-shared-across-calls defect uses it
 
     # -- identity -----------------------------------------------------------------
 
@@ -101,6 +103,10 @@ class Gateway:
             record = self.calls.get_or_create(call_id, incoming) if create else self.calls.get(call_id)
         if self.config.has("correlation-per-request"):
             correlation = incoming or str(uuid.uuid4())
+        elif self.config.has("correlation-shared-across-calls"):
+            # The defect: a process-wide "current ID" (a global, not a per-call record or a contextvar).
+            self._shared_correlation = self._shared_correlation or (record.correlation_id if record else str(uuid.uuid4()))
+            correlation = incoming or self._shared_correlation
         else:
             correlation = incoming or (record.correlation_id if record else str(uuid.uuid4()))
         ctx = RequestContext(correlation, call_id, self.config.company_id, incoming_traceparent=headers.get("traceparent"))
@@ -175,10 +181,14 @@ class Gateway:
         **fields: Any,
     ) -> None:
         """Count, log (ERROR unless told otherwise; WARNING for warnings) and, through the policy, alert."""
-        self.metrics.errors.labels(type=error_type, severity=severity).inc()
+        if not (error_type in CALCOM_ERROR_TYPES and self.config.has("calcom-errors-not-counted")):
+            self.metrics.errors.labels(type=error_type, severity=severity).inc()
         level = level or ("WARNING" if severity == "warning" else "ERROR")
         self.log(level, event, detail, ctx, error_type=error_type, severity=severity, endpoint=endpoint, **fields)
         if alert:
+            record = self.calls.get(ctx.call_id) if ctx and ctx.call_id else None
+            if record is not None and record.caller_number and self.config.has("raw-phone-in-alerts"):
+                detail = f"{detail} (caller {record.caller_number})"
             self.alerter.notify(
                 error_type=error_type,
                 endpoint=endpoint,

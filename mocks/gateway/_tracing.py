@@ -22,8 +22,8 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import INVALID_SPAN, NoOpTracer, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -69,17 +69,27 @@ class GatewayTracing:
 
     ``broken`` is the ``broken-trace`` seeded defect: Cal.com spans start new,
     unrelated traces, as a gateway does that forgets to propagate context
-    across an ``await`` or a thread hop.
+    across an ``await`` or a thread hop. ``error_status=False`` is
+    ``span-error-status-missing``: the failure is handled before the span
+    sees it, so the trace shows a green Cal.com call.
     """
 
-    def __init__(self, otlp_endpoint: str | None, *, service_name: str = SERVICE_NAME, broken: bool = False) -> None:
+    def __init__(self, otlp_endpoint: str | None, *, service_name: str = SERVICE_NAME, broken: bool = False,
+                 error_status: bool = True, exporter: SpanExporter | None = None) -> None:
+        """``exporter`` replaces OTLP export with a synchronous one (an in-memory exporter in tests)."""
         self.broken = broken
+        self.error_status = error_status
         self._provider: TracerProvider | None = None
         self._tracer: Tracer = NoOpTracer()
-        if otlp_endpoint:
-            exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces", timeout=EXPORT_TIMEOUT_S)
+        processor: SpanProcessor | None = None
+        if exporter is not None:
+            processor = SimpleSpanProcessor(exporter)
+        elif otlp_endpoint:
+            otlp = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces", timeout=EXPORT_TIMEOUT_S)
+            processor = BatchSpanProcessor(otlp, schedule_delay_millis=SCHEDULE_DELAY_MS)
+        if processor is not None:
             provider = TracerProvider(resource=Resource.create({"service.name": service_name}), shutdown_on_exit=False)
-            provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=SCHEDULE_DELAY_MS))
+            provider.add_span_processor(processor)
             self._provider = provider
             self._tracer = provider.get_tracer("mocks.gateway")
 
@@ -126,9 +136,10 @@ class GatewayTracing:
             return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
         return traceparent
 
-    @staticmethod
-    def fail(span: Span, error: BaseException, kind: str) -> None:
+    def fail(self, span: Span, error: BaseException, kind: str) -> None:
         """Error status plus an ``exception`` event: what a trace UI shows in red."""
+        if not self.error_status:
+            return
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, kind))
         span.set_attribute("error.type", kind)
