@@ -201,6 +201,12 @@ async def test_json_lines_file_missing_then_rotated(tmp_path: Path) -> None:
     assert [line.record for line in got] == [{"event": "a"}] and cursor == path.stat().st_size
 
 
+async def test_json_lines_file_in_a_folder_that_does_not_exist_is_a_wrong_path(tmp_path: Path) -> None:
+    source = JsonLinesFile(tmp_path / "no-such-folder" / "gateway.log")
+    with pytest.raises(ObserverError, match=r"gateway.log: its folder .*no-such-folder does not exist \(check logs.path"):
+        await source.mark()
+
+
 # -- alert sink ---------------------------------------------------------------------------
 
 

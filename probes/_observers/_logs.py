@@ -64,13 +64,17 @@ class JsonLinesFile:
 
     A last line without its newline is still being written, so it is left for
     the next read. A file that shrank was rotated or truncated: reading starts
-    again at its beginning. A file that does not exist yet has nothing to say.
+    again at its beginning. A file that does not exist yet has nothing to say,
+    but a folder that does not exist is a wrong path, not a quiet gateway.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
 
     async def mark(self) -> int:
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise ObserverError(f"log file {self.path}: its folder {folder} does not exist (check logs.path in the profile)")
         try:
             return os.path.getsize(self.path)
         except OSError:
