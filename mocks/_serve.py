@@ -31,6 +31,11 @@ class RunningServer:
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
 
+    @property
+    def running(self) -> bool:
+        """The server thread has not exited yet."""
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 10.0, *, wait: bool = True) -> None:
         """Ask the server to exit; with ``wait`` (the default) join its thread."""
         self._server.should_exit = True

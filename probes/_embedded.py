@@ -72,6 +72,9 @@ class EmbeddedWorld:
         )
         for old in self._gateways:
             old.stop(wait=False)  # joined in stop(); no need to wait here
+        # Forget the ones that have exited: a long session starts hundreds of gateways, and
+        # keeping their apps alive makes every garbage collection slower (and latency noisy).
+        self._gateways = [old for old in self._gateways if old.running]
         self._gateways.append(serve_in_thread(create_gateway_app(config)))
         return TargetProfile(
             name="embedded" + (f" (defects: {', '.join(sorted(config.defects))})" if config.defects else ""),

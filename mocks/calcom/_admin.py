@@ -70,11 +70,17 @@ async def delete_script(request: Request) -> Response:
 
 
 async def journal(request: Request) -> Response:
-    """``GET /__admin/journal?after=N`` → ``{"entries": [...], "next": N}`` (poll with ``after=next``)."""
+    """``GET /__admin/journal?after=N`` → ``{"entries": [...], "next": N}`` (poll with ``after=next``).
+
+    ``after=-1`` answers no entries and the current cursor: a reader that only
+    wants what comes next need not download the whole journal first.
+    """
     raw = request.query_params.get("after", "0")
-    if not raw.isdigit():
-        return _bad(f"after must be a non-negative integer, got {raw!r}")
+    if not raw.lstrip("-").isdigit():
+        return _bad(f"after must be an integer, got {raw!r}")
     after = int(raw)
+    if after < 0:
+        return JSONResponse({"entries": [], "next": _mock(request).cursor()})
     entries = _mock(request).journal(after)
     following = entries[-1].seq if entries else after
     return JSONResponse({"entries": [e.model_dump(mode="json") for e in entries], "next": following})

@@ -135,6 +135,11 @@ class CalcomMock:
         with self._lock:
             return CalcomScript(rules=[r.model_copy(update={"times": left}) for r, left in zip(self._rules, self._left)])
 
+    def cursor(self) -> int:
+        """The ``seq`` of the newest journal entry (0 when empty): where a reader that wants only new entries starts."""
+        with self._lock:
+            return self._seq
+
     def journal(self, after: int = 0) -> list[JournalEntry]:
         """Entries with ``seq > after``, oldest first."""
         with self._lock:

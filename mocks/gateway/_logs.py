@@ -53,8 +53,10 @@ class LogBuffer:
         return stamped
 
     def after(self, seq: int, limit: int = 5000) -> tuple[list[dict[str, Any]], int]:
-        """Records with ``seq`` greater than ``seq`` (at most ``limit``) and the next cursor."""
+        """Records with ``seq`` greater than ``seq`` (at most ``limit``) and the next cursor (``seq < 0``: the current one)."""
         with self._lock:
+            if seq < 0:
+                return [], self._seq
             lines = [line for line in self._lines if line["seq"] > seq][:limit]
         nxt = lines[-1]["seq"] if lines else max(seq, 0)
         return lines, nxt

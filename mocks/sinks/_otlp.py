@@ -117,8 +117,10 @@ class SpanStore:
             del self._spans[: max(0, len(self._spans) - self._capacity)]
 
     def after(self, seq: int, limit: int = 5000) -> tuple[list[dict[str, Any]], int]:
-        """Spans newer than ``seq`` (at most ``limit``) and the cursor to pass next time."""
+        """Spans newer than ``seq`` (at most ``limit``) and the cursor to pass next time (``seq < 0``: the current cursor)."""
         with self._lock:
+            if seq < 0:
+                return [], self._seq
             found = [s for s in self._spans if s["seq"] > seq][:limit]
         return found, (found[-1]["seq"] if found else max(seq, 0))
 

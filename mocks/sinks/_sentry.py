@@ -90,7 +90,10 @@ class SentryEventStore:
             del self._events[: max(0, len(self._events) - self._capacity)]
 
     def after(self, seq: int, limit: int = 5000) -> tuple[list[dict[str, Any]], int]:
+        """Events newer than ``seq`` (at most ``limit``) and the next cursor (``seq < 0``: none, and the current cursor)."""
         with self._lock:
+            if seq < 0:
+                return [], self._seq
             found = [e for e in self._events if e["seq"] > seq][:limit]
         return found, (found[-1]["seq"] if found else max(seq, 0))
 

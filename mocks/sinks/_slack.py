@@ -42,8 +42,10 @@ class SlackSink:
             return message
 
     def after(self, seq: int) -> tuple[list[dict[str, Any]], int]:
-        """Posts newer than ``seq`` and the cursor to pass next time."""
+        """Posts newer than ``seq`` and the cursor to pass next time (``seq < 0``: none, and the current cursor)."""
         with self._lock:
+            if seq < 0:
+                return [], self._seq
             messages = [m for m in self._messages if m["seq"] > seq]
             return messages, (messages[-1]["seq"] if messages else max(seq, 0))
 

@@ -20,6 +20,7 @@ __all__ = ["PagedReader", "endpoint_name", "expect_page", "request_json", "reque
 
 T = TypeVar("T")
 MAX_PAGES = 1000
+TAIL = -1  # ``after=-1``: "no items, just the current cursor"
 
 
 def endpoint_name(url: str | httpx.URL) -> str:
@@ -88,8 +89,11 @@ class PagedReader(Generic[T]):
     """Cursor bookkeeping shared by the HTTP streams (gateway logs, alert sink, Cal.com journal).
 
     ``page(after)`` fetches one page; ``read`` follows pages until the source
-    has nothing newer, and ``mark`` does the same from the last cursor this
-    reader saw, so only the first mark walks the whole buffer.
+    has nothing newer. ``mark`` first asks for the tail (``after=-1``, which
+    callprobe's own sinks, the Cal.com mock and the reference gateway answer
+    with no items and the current cursor), so a probe late in a long session
+    does not download everything the session saw; a source that does not know
+    the tail is walked from the last cursor this reader saw.
     """
 
     def __init__(self, page: Callable[[int], Awaitable[tuple[list[T], int]]]) -> None:
@@ -97,7 +101,17 @@ class PagedReader(Generic[T]):
         self._known = 0
 
     async def mark(self) -> int:
-        _, cursor = await self.read(self._known)
+        start = self._known
+        if start == 0:
+            try:
+                got, nxt = await self._page(TAIL)
+            except ObserverError:
+                got, nxt = [], -1  # the source refuses after=-1: walk it instead
+            if not got and nxt >= 0:
+                self._known = nxt
+                return nxt
+            start = nxt if got and nxt > 0 else 0
+        _, cursor = await self.read(start)
         return cursor
 
     async def read(self, after: int) -> tuple[list[T], int]:
