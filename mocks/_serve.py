@@ -50,10 +50,15 @@ class RunningServer:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """Bind here rather than inside uvicorn's thread, so a busy or invalid address fails now, by name."""
+    """Bind here rather than inside uvicorn's thread, so a busy or invalid address fails now, by name.
+
+    The socket is made with protocol ``IPPROTO_TCP`` (not 0) because asyncio
+    sets TCP_NODELAY on accepted connections only then; without it Nagle's
+    algorithm adds ~40 ms delayed-ACK stalls to some answers.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     except OSError as exc:
         raise RuntimeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     try:

@@ -37,3 +37,16 @@ def test_port_outside_the_range_is_a_usage_error(port: str) -> None:
     proc = _cli("gateway", "--port", port)
     assert proc.returncode == 2
     assert "argument --port:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_listening_socket_is_tcp_so_asyncio_turns_nagle_off() -> None:
+    # asyncio sets TCP_NODELAY on accepted connections only for proto == IPPROTO_TCP; with proto 0,
+    # Nagle's algorithm and delayed ACKs added ~40 ms to some answers (bench/suite.py showed it).
+    from mocks._serve import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+    finally:
+        sock.close()

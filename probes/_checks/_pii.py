@@ -12,6 +12,7 @@ enough that a match is not a coincidence.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -28,11 +29,13 @@ MIN_UTTERANCE = 20
 _RUN = re.compile(r"\+?\d[\d\s().\-/]*\d")
 
 
+@functools.lru_cache(maxsize=1024)
 def national_digits(number: str) -> str:
     """The national significant number, without country code or trunk prefix (``+14155550142`` → ``4155550142``).
 
     libphonenumber's metadata knows every country code's length; a number it
-    cannot parse is searched for whole.
+    cannot parse is searched for whole. Cached: the checks ask for the same few
+    numbers on every poll, for every field of every log line.
     """
     try:
         return str(phonenumbers.parse(number if number.startswith("+") else f"+{number}").national_number)
