@@ -12,8 +12,10 @@ evidence made fail.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import TypeVar
 
@@ -125,6 +127,32 @@ def _note_metric_times(scenario: Scenario, profile: TargetProfile, ev: Evidence)
             ev.metric_seen_at[i] = ev.metrics_after.taken_at
 
 
+_paused = 0  # probes in this process inside their measured window
+_gc_was_enabled = True  # the collector's state when the first of them entered
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No automatic garbage collection while calls are timed (as ``timeit`` does).
+
+    A full collection stops every thread for 100 ms or more; when the target
+    runs in this process (the embedded default) or the harness is busy, that
+    pause would be charged to the gateway's latency. Nested probes share the
+    pause; collection resumes, and runs once, when the last one leaves.
+    """
+    global _paused, _gc_was_enabled
+    if _paused == 0:
+        _gc_was_enabled = gc.isenabled()
+    _paused += 1
+    gc.disable()
+    try:
+        yield
+    finally:
+        _paused -= 1
+        if _paused == 0 and _gc_was_enabled:
+            gc.enable()
+
+
 async def probe(
     scenario: Scenario, profile: TargetProfile, *, seed: int | None = None, client: httpx.AsyncClient | None = None
 ) -> Verdict:
@@ -148,7 +176,8 @@ async def probe(
         try:
             for run in range(scenario.runs):
                 plan = first if run == 0 else build_plan(scenario, api_key=secrets.retell_api_key, seed=seed, paths=profile.paths.to_paths(), run_index=run)
-                pending = (plan, await run_plan(plan, http, opts))
+                with _gc_paused():
+                    pending = (plan, await run_plan(plan, http, opts))
                 ev.exchanges.extend(pending[1])
                 if run < scenario.runs - 1:
                     ev.cleanup.extend(await cancel_bookings(*pending, http, opts))
