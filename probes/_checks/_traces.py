@@ -89,6 +89,10 @@ def _descendants(evidence: Evidence, root: Span) -> list[str]:
     return out
 
 
+def _no_backend(name: str) -> list[CheckResult]:
+    return not_observed(name, "the target profile names no trace backend", "set traces.kind in the profile")
+
+
 def _no_traced_steps(name: str) -> list[CheckResult]:
     reason = "no step sent a traceparent, so there is no trace to follow (add traceparent: true to a step)"
     return [CheckResult(name, False, reason, "at least one step with traceparent: true", "none")]
@@ -97,7 +101,7 @@ def _no_traced_steps(name: str) -> list[CheckResult]:
 def check_trace_continuity(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """trace-continuity: each traced request continues the sent trace, and Cal.com spans hang below it."""
     if not evidence.traces_observed:
-        return not_observed("trace-continuity", "the target profile names no trace backend", "set traces.kind in the profile")
+        return _no_backend("trace-continuity")
     items = traced(evidence)
     if not items:
         return _no_traced_steps("trace-continuity")
@@ -130,7 +134,7 @@ def check_trace_continuity(scenario: Scenario, evidence: Evidence, contract: Con
 def check_trace_attributes(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """trace-attributes: server spans carry the call's call_id and correlation ID."""
     if not evidence.traces_observed:
-        return not_observed("trace-attributes", "the target profile names no trace backend", "set traces.kind in the profile")
+        return _no_backend("trace-attributes")
     items = traced(evidence)
     if not items:
         return _no_traced_steps("trace-attributes")
@@ -154,7 +158,7 @@ def check_trace_attributes(scenario: Scenario, evidence: Evidence, contract: Con
 def check_trace_error_status(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """trace-error-status: a traced step answered with a Cal.com failure has a Cal.com span with error status."""
     if not evidence.traces_observed:
-        return not_observed("trace-error-status", "the target profile names no trace backend", "set traces.kind in the profile")
+        return _no_backend("trace-error-status")
     out = []
     for x, trace_id, span_id in traced(evidence):
         body = x.response_json
