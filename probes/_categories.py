@@ -19,7 +19,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Target unreachable", ("target-reachable", "telemetry-reachable")),
     ("SLA breach", ("latency-sla", "latency-percentile", "histogram-sla-bucket", "time-to-telemetry")),
     ("Correlation lost", (r"correlation-[a-z-]+",)),
-    ("Metric missing or wrong", ("metric-delta", "metric-cardinality", "promql")),
+    ("Metric missing or wrong", ("metric-delta", "metric-cardinality", "histogram-units", "promql")),
     ("Log missing or PII leak", ("log-present", "log-pii")),
     ("Alert missing or spam", (r"alert-[a-z-]+", "alertmanager-alert")),
     ("Trace broken", (r"trace-[a-z-]+",)),

@@ -18,9 +18,12 @@ from mocks.gateway import create_app as create_gateway_app
 from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
 from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY
+from ._contract import Contract
 from ._profile import ErrorSourceConfig, TargetProfile, TraceSourceConfig
 
-__all__ = ["EmbeddedWorld"]
+__all__ = ["EMBEDDED_SLA", "EmbeddedWorld"]
+
+EMBEDDED_SLA = {"logs_ms": 1000.0, "metrics_ms": 1000.0, "alerts_ms": 1000.0}
 
 
 @dataclass
@@ -85,7 +88,10 @@ class EmbeddedWorld:
             errors=ErrorSourceConfig(kind="sentry_receiver", url=self.sentry.url) if self.sentry is not None else ErrorSourceConfig(),
             demo_secrets=True,
             # On loopback the gateway's logs and metrics are written before it answers and
-            # alerts are posted within milliseconds: waiting longer only slows failing runs.
+            # alerts are posted within milliseconds: a second is a generous time-to-telemetry
+            # SLA, and waiting much longer only slows failing runs (the probe waits one second
+            # past the SLA, so late telemetry is told from missing telemetry).
+            contract=Contract(sla=EMBEDDED_SLA),
             telemetry_deadline_s=1.5,
             quiet_period_s=0.3,
             retell_api_key_env="CALLPROBE_EMBEDDED_UNUSED_KEY",

@@ -8,6 +8,7 @@ pytest renders it as a test failure, not as an error.
 
     ProbeError
     ├── ConfigError          bad option, profile or environment variable
+    │   └── UnmappedRole     a contract role the target profile does not map (checks: "not observed")
     ├── ScenarioError        bad scenario file (names the file and the field)
     ├── SignatureError       a Retell signature that cannot be made or read
     ├── TargetError          the target (or a mock/sink) answered badly or not at all
@@ -31,6 +32,7 @@ __all__ = [
     "SignatureError",
     "TargetError",
     "TargetUnreachable",
+    "UnmappedRole",
 ]
 
 
@@ -40,6 +42,19 @@ class ProbeError(Exception):
 
 class ConfigError(ProbeError):
     """A command-line option, target profile or environment variable is wrong."""
+
+
+class UnmappedRole(ConfigError):
+    """A scenario names a contract role the target's contract does not map (or maps to null).
+
+    Checks turn it into a *not observed* result; elsewhere (a step that reads
+    an answer field) it is a configuration error. ``key`` is the profile key
+    that would map it.
+    """
+
+    def __init__(self, message: str, *, key: str) -> None:
+        self.key = key
+        super().__init__(f"{message} (set {key} in the target profile)")
 
 
 class ScenarioError(ProbeError):

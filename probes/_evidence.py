@@ -97,11 +97,16 @@ class MetricsSnapshot:
 
     taken_at: float
     samples: Mapping[SeriesKey, float]
+    duplicates: tuple[SeriesKey, ...] = ()  # series the exposition named more than once (the first value is kept)
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float:
         """Sum of the samples of ``name`` whose labels include ``labels``."""
         want = set((labels or {}).items())
         return sum(v for (n, ls), v in self.samples.items() if n == name and want <= ls)
+
+    def has(self, name: str) -> bool:
+        """Some series of ``name`` is exposed."""
+        return any(n == name for n, _ in self.samples)
 
     def label_sets(self, name: str) -> list[dict[str, str]]:
         return [dict(ls) for (n, ls) in self.samples if n == name]
@@ -168,23 +173,28 @@ class Evidence:
     calcom: list[JournalEntry] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
     error_events: list[ErrorEvent] = field(default_factory=list)
-    traces_observed: bool = False  # the profile names a trace backend; trace checks skip otherwise
-    errors_observed: bool = False  # the profile names an error-event backend; error-reported skips otherwise
     cleanup: list[Exchange] = field(default_factory=list)
     started_at: float = 0.0
     finished_at: float = 0.0
     notes: list[str] = field(default_factory=list)
-    prometheus: bool = False  # stack mode: a Prometheus (and Alertmanager) was observed
     promql: list[PromqlEvaluation] = field(default_factory=list)
     stack_alerts: list[StackAlertSeen] = field(default_factory=list)
     sources: tuple[str, ...] = ()  # the evidence sources the profile names (metrics, logs, alerts, …)
     source_errors: dict[str, str] = field(default_factory=dict)  # source → why it could not be read (first error)
+    shared: bool = False  # the target serves other traffic too (profile ``shared: true``)
+    collected_at: float = 0.0  # when the last evidence was read
 
     def for_call(self, call_index: int) -> list[Exchange]:
         return [x for x in self.exchanges if x.call_index == call_index]
 
-    def correlation_ids(self, call_index: int, header: str = "X-Correlation-ID") -> set[str]:
+    def correlation_ids(self, call_index: int) -> set[str]:
+        """Every ID the target answered to a request of call ``call_index`` (in the plan's correlation header)."""
+        header = self.plan.correlation_header
         return {v for x in self.for_call(call_index) if (v := x.header(header))}
+
+    def readable(self, source: str) -> bool:
+        """The profile names ``source`` and it could be read throughout the run."""
+        return source in self.sources and source not in self.source_errors
 
 
 @dataclass(frozen=True)

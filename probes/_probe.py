@@ -23,8 +23,11 @@ import httpx
 
 from ._calcom import CalcomScript
 from ._checks import TELEMETRY_CHECKS, run_checks
-from ._errors import ObserverError
-from ._evidence import Evidence, Exchange, Verdict
+from ._checks._metrics import delta_of, holds
+from ._checks._metrics import targets as metric_targets
+from ._checks._telemetry import limits as telemetry_limits
+from ._errors import ObserverError, UnmappedRole
+from ._evidence import CheckResult, Evidence, Exchange, Verdict
 from ._observers import CalcomJournal, MetricsScraper, SentrySink, SlackSink, poll_until
 from ._observers._select import LogSource, TraceSource, error_source, log_source, trace_source
 from ._plan import Plan, build_plan
@@ -36,6 +39,8 @@ from ._stack_watch import StackWatch
 __all__ = ["Observers", "probe", "probe_sync"]
 
 T = TypeVar("T")
+LATE_MARGIN_S = 1.0  # how long past a time-to-telemetry limit the probe keeps looking, to tell late from never
+MAX_WAIT_FOR_LATE_S = 60.0  # limits beyond this are not waited out: what has not come by the deadline is "never"
 
 
 @dataclass
@@ -60,7 +65,8 @@ class Observers:
             errors=error_source(profile, client),
             alerts=SlackSink(profile.alert_sink_url, client) if profile.alert_sink_url else None,
             calcom=CalcomJournal(profile.calcom_mock_url, client) if profile.calcom_mock_url else None,
-            prometheus=StackWatch.connect(client, profile.prometheus_url, profile.alertmanager_url, profile.alert_receiver_url)
+            prometheus=StackWatch.connect(client, profile.prometheus_url, profile.alertmanager_url, profile.alert_receiver_url,
+                                          profile.contract)
             if profile.prometheus_url else None,
         )
 
@@ -87,8 +93,18 @@ async def _marks(obs: Observers, ev: Evidence) -> dict[str, int]:
     return marks
 
 
+def collection_deadline_s(scenario: Scenario, profile: TargetProfile) -> float:
+    """How long to wait for telemetry: the profile's deadline, but past every time-to-telemetry limit.
+
+    Waiting only until a limit would report late telemetry as missing; one
+    second past the largest limit lets time-to-telemetry say "late" instead.
+    """
+    timed = [limit.limit_ms / 1000 for limit in telemetry_limits(scenario, profile.contract)]
+    return max([profile.telemetry_deadline_s] + [t + LATE_MARGIN_S for t in timed if t <= MAX_WAIT_FOR_LATE_S])
+
+
 async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, ev: Evidence, marks: dict[str, int]) -> None:
-    """Poll every source until the telemetry checks pass or the deadline passes."""
+    """Poll every source until the telemetry checks have settled or the deadline passes."""
 
     async def fetch() -> None:
         sources = (("logs", ev.logs), ("alerts", ev.alerts), ("calcom", ev.calcom), ("traces", ev.spans), ("errors", ev.error_events))
@@ -100,31 +116,38 @@ async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, e
         if obs.metrics is not None and (after := await obs.guard(ev, "metrics", obs.metrics.snapshot())) is not None:
             ev.metrics_after = after
             _note_metric_times(scenario, profile, ev)
+        ev.collected_at = time.time()
 
     def telemetry_done() -> bool:
-        results = run_checks(scenario, ev, profile.contract)
-        return all(r.passed for r in results if r.check in TELEMETRY_CHECKS)
+        return all(settled(r) for r in run_checks(scenario, ev, profile.contract, only=TELEMETRY_CHECKS))
 
-    await poll_until(fetch, telemetry_done, profile.telemetry_deadline_s)
+    await poll_until(fetch, telemetry_done, collection_deadline_s(scenario, profile))
     if scenario.expect.alerts is not None and obs.alerts is not None:
         # An alert that must not come (or must come only once) needs a quiet period to be believed.
         await poll_until(fetch, lambda: False, profile.quiet_period_s)
 
 
+def settled(result: CheckResult) -> bool:
+    """More waiting cannot change this result: it passed, or it measured telemetry that came late."""
+    if result.passed:
+        return True
+    return result.check == "time-to-telemetry" and isinstance(result.evidence, dict) and result.evidence.get("measured_ms") is not None
+
+
 def _note_metric_times(scenario: Scenario, profile: TargetProfile, ev: Evidence) -> None:
-    if ev.metrics_before is None or ev.metrics_after is None:
+    """When each metric expectation first held, judged exactly as metric-delta judges it."""
+    before, after = ev.metrics_before, ev.metrics_after
+    if before is None or after is None:
         return
-    c = profile.contract
-    for i, m in enumerate(scenario.expect.metrics):
+    for i, item in enumerate(scenario.expect.metrics):
         if i in ev.metric_seen_at:
             continue
-        name = c.metric(m.name) + ("_count" if m.count_delta is not None else "")
-        want = m.delta if m.delta is not None else m.count_delta
-        if want is None:
+        try:
+            found = metric_targets(item, profile.contract, after)
+        except UnmappedRole:
             continue
-        labels = c.labels(m.labels)
-        if ev.metrics_after.value(name, labels) - ev.metrics_before.value(name, labels) >= want > 0:
-            ev.metric_seen_at[i] = ev.metrics_after.taken_at
+        if all(holds(t, delta_of(t, before, after), ev.shared) for t in found):
+            ev.metric_seen_at[i] = after.taken_at
 
 
 _paused = 0  # probes in this process inside their measured window
@@ -162,20 +185,21 @@ async def probe(
     http = client or httpx.AsyncClient(timeout=profile.request_timeout_s)
     try:
         obs = Observers.from_profile(profile, http, secrets.metrics_token)
-        first = build_plan(scenario, api_key=secrets.retell_api_key, seed=seed, paths=profile.paths.to_paths())
-        ev = Evidence(plan=first, traces_observed=obs.traces is not None, errors_observed=obs.errors is not None, sources=obs.names())
+        first = _plan(scenario, profile, secrets.retell_api_key, seed, 0)
+        ev = Evidence(plan=first, sources=obs.names(), shared=profile.shared)
         if obs.calcom is not None:
             await obs.guard(ev, "calcom", obs.calcom.set_script(scenario.calcom))
         marks = await _marks(obs, ev)
         if obs.prometheus is not None:
             await obs.guard(ev, "prometheus", obs.prometheus.before(scenario))
-        opts = RunOptions(base_url=profile.base_url, api_key=secrets.retell_api_key, time_scale=scenario.time_scale, timeout_s=profile.request_timeout_s)
+        opts = RunOptions(base_url=profile.base_url, api_key=secrets.retell_api_key, time_scale=scenario.time_scale,
+                          timeout_s=profile.request_timeout_s, contract=profile.contract)
         ev.started_at = time.time()
         ev.metrics_before = await obs.guard(ev, "metrics", obs.metrics.snapshot()) if obs.metrics is not None else None
         pending: tuple[Plan, list[Exchange]] | None = None
         try:
             for run in range(scenario.runs):
-                plan = first if run == 0 else build_plan(scenario, api_key=secrets.retell_api_key, seed=seed, paths=profile.paths.to_paths(), run_index=run)
+                plan = first if run == 0 else _plan(scenario, profile, secrets.retell_api_key, seed, run)
                 with _gc_paused():
                     pending = (plan, await run_plan(plan, http, opts))
                 ev.exchanges.extend(pending[1])
@@ -194,6 +218,11 @@ async def probe(
     finally:
         if own:
             await http.aclose()
+
+
+def _plan(scenario: Scenario, profile: TargetProfile, key: str, seed: int | None, run: int) -> Plan:
+    return build_plan(scenario, api_key=key, seed=seed, paths=profile.paths.to_paths(), run_index=run,
+                      correlation_header=profile.contract.correlation_header)
 
 
 def _journal_bookings(plan: Plan, ev: Evidence) -> list[tuple[int, str]]:

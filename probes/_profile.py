@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ._contract import Contract
 from ._defaults import DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
 from ._errors import ConfigError
 from ._plan import Paths
@@ -36,34 +37,25 @@ class _Model(BaseModel):
 
 
 class PathsConfig(_Model):
+    """Where the target listens: Retell's three kinds of request, and the path roles of plain steps."""
+
     webhook: str = "/api/retell/webhook"
     inbound: str = "/api/retell/inbound"
-    function: str = "/api/retell/functions/{name}"
+    function: str = Field(default="/api/retell/functions/{name}", description="{name} is replaced by the function's name")
+    health: str = "/health"
+    ready: str = "/health/ready"
+
+    @model_validator(mode="after")
+    def _shapes(self) -> PathsConfig:
+        for name, value in self.model_dump().items():
+            if not value.startswith("/"):
+                raise ValueError(f"paths.{name}: {value!r} must start with /")
+        if "{name}" not in self.function:
+            raise ValueError(f"paths.function: {self.function!r} has no {{name}} placeholder for the function's name")
+        return self
 
     def to_paths(self) -> Paths:
-        return Paths(webhook=self.webhook, inbound=self.inbound, function=self.function)
-
-
-class Contract(_Model):
-    """Names of the observability contract; defaults are DESIGN.md's."""
-
-    correlation_header: str = "X-Correlation-ID"
-    metric_names: dict[str, str] = Field(default_factory=dict, description="default name → the target's name")
-    metric_labels: dict[str, str] = Field(default_factory=dict, description="default label → the target's label")
-    log_correlation_field: str = "correlation_id"
-    log_call_id_field: str = "call_id"
-    log_event_field: str = "event"
-    log_level_field: str = "level"
-    span_call_id_attribute: str = "retell.call_id"
-    span_correlation_attribute: str = "callprobe.correlation_id"
-    error_call_id_tag: str = "call_id"
-    error_correlation_tag: str = "correlation_id"
-
-    def metric(self, name: str) -> str:
-        return self.metric_names.get(name, name)
-
-    def labels(self, labels: dict[str, str]) -> dict[str, str]:
-        return {self.metric_labels.get(k, k): v for k, v in labels.items()}
+        return Paths(**self.model_dump())
 
 
 class LogSourceConfig(_Model):
@@ -111,6 +103,7 @@ class TargetProfile(_Model):
     alert_sink_url: str | None = Field(default=None, description="the sink's messages API (GET …/api/messages)")
     calcom_mock_url: str | None = Field(default=None, description="admin API base of the Cal.com mock the target uses")
     contract: Contract = Field(default_factory=Contract)
+    shared: bool = Field(default=False, description="the target serves other traffic too: counter deltas are lower bounds (docs/contract.md)")
     request_timeout_s: float = Field(default=10.0, gt=0)
     telemetry_deadline_s: float = Field(default=5.0, gt=0, description="how long to wait for logs, metrics and alerts")
     quiet_period_s: float = Field(default=0.6, ge=0, description="how long to watch for alerts that must not come")

@@ -39,7 +39,7 @@ def profile_secrets(profile: TargetProfile) -> list[str]:
 def report_verdict(config: pytest.Config, scenario: Scenario, verdict: Verdict, profile: TargetProfile) -> str:
     """Attach Allure content and write the timeline JSON; return the compact timeline text."""
     red = Redactor.for_verdict(verdict, profile_secrets(profile))
-    timelines = build_timelines(verdict, red)
+    timelines = build_timelines(verdict, red, profile.contract)
     folder = config.getoption("callprobe_timeline_dir", None)
     if folder:
         path = Path(folder)

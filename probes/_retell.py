@@ -101,6 +101,9 @@ class CallSpec:
     ``partial_call_cost`` sends a never-connected call's ``call_cost`` as
     ``{"combined_cost": 0}`` only, as real traffic did (retell.md §8.11); the
     SDK model rejects that shape, so the default is the SDK-complete variant.
+    ``identity`` makes the call_id the call's own (a new call each run, though
+    the story is the seed's); ``day_index`` puts the caller's wished-for day on
+    the n-th bookable weekday, so concurrent calls never want the same day.
     """
 
     caller: Caller
@@ -113,6 +116,8 @@ class CallSpec:
     include_inbound_call_id: bool = False
     appointment_start: str | None = None
     partial_call_cost: bool = False
+    identity: str | None = None
+    day_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,11 @@ def appointment_start(spec: CallSpec) -> datetime:
     today = datetime.fromtimestamp(spec.start_ms / 1000, tz).date()
     rng = random.Random(f"callprobe-appointment:{spec.seed}")
     offsets = [d for d in range(2, 10) if (today + timedelta(days=d)).weekday() < 5]
-    day = today + timedelta(days=rng.choice(offsets))
+    if spec.day_index is not None:
+        offsets = [d for d in range(2, 2 + 2 * (spec.day_index + 5)) if (today + timedelta(days=d)).weekday() < 5]
+        day = today + timedelta(days=offsets[spec.day_index])
+    else:
+        day = today + timedelta(days=rng.choice(offsets))
     minutes = 9 * 60 + 30 * rng.randrange(15)
     return datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=tz)
 
@@ -318,9 +327,12 @@ class _Ids:
     rng: random.Random
 
     @classmethod
-    def draw(cls, seed: int) -> _Ids:
+    def draw(cls, seed: int, identity: str | None = None) -> _Ids:
+        """Ids from the seed; ``identity`` gives the call a call_id of its own while the story stays the seed's."""
         rng = random.Random(seed)
         call_id, agent_id = new_call_id(rng), new_agent_id(rng)
+        if identity is not None:
+            call_id = new_call_id(random.Random(f"callprobe-identity:{seed}:{identity}"))
         return cls(call_id, agent_id, rng.randint(1, 9), "org_" + _alnum(rng, 16), "CA" + _hex(rng, 32),
                    _hex(rng, 64), _alnum(rng, 22), (new_tool_call_id(rng), new_tool_call_id(rng)), rng)
 
@@ -541,7 +553,7 @@ def _transfer_number(caller: Caller) -> str:
 
 def _prepare(spec: CallSpec, steps: Sequence[StepSpec]) -> _Call:
     _check(spec, steps)
-    ids = _Ids.draw(spec.seed)
+    ids = _Ids.draw(spec.seed, spec.identity)
     reason = _reason(steps, None)
     if reason in NOT_CONNECTED_REASONS:
         talking = [s.kind for s in steps if s.kind not in ("call_inbound", "call_ended", "call_analyzed")]

@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from ._errors import ScenarioError
+from ._contract import Contract, dig
+from ._errors import ScenarioError, UnmappedRole
 from ._evidence import Exchange
 from ._plan import Plan, PlannedCall, PlannedRequest, resolve_args_from, signature_header
 from ._retell import StepSpec, render_call
@@ -38,10 +39,13 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How to reach the target and in which words it answers (the contract's result fields)."""
+
     base_url: str
     api_key: str = field(repr=False)
     time_scale: float = 0.02
     timeout_s: float = 10.0
+    contract: Contract = field(default_factory=Contract)
 
 
 @dataclass
@@ -119,8 +123,8 @@ async def _deliver(
                     await state.finished(i).wait()
         where = f"{plan.scenario.source or plan.scenario.name}: steps[{req.step_index}]"
         try:
-            args = resolve_args_from(state.call, step, state.answers, where=where)
-        except ScenarioError as exc:  # e.g. no slot was offered: the call goes on, the verdict says why
+            args = resolve_args_from(state.call, step, state.answers, where=where, contract=opts.contract)
+        except (ScenarioError, UnmappedRole) as exc:  # e.g. no slot was offered: the call goes on, the verdict says why
             return _unsent(state, req, f"not sent: {exc}")
         state.call = plan.rebind(state.call, {req.step_index: args})
         body = next(r.body for r in state.call.requests if r.step_index == req.step_index and r.delivery == req.delivery)
@@ -148,12 +152,19 @@ async def run_plan(plan: Plan, client: httpx.AsyncClient, opts: RunOptions) -> l
     return sorted((x for xs in per_call for x in xs), key=lambda x: x.sent_at)
 
 
-def _booked_uids(exchanges: list[Exchange], extra: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+def _booked_uids(exchanges: list[Exchange], extra: Sequence[tuple[int, str]], contract: Contract) -> list[tuple[int, str]]:
+    """(call index, uid) of every booking an answer reports, in the target's words (results.booked/booking_uid)."""
     out = list(extra)
+    try:
+        booked_path, uid_path = contract.result_field("booked"), contract.result_field("booking_uid")
+    except UnmappedRole:
+        return list(dict.fromkeys(out))
     for x in exchanges:
         answer = x.response_json
-        if x.kind == "function" and isinstance(answer, dict) and answer.get("booked") and answer.get("booking_uid"):
-            out.append((x.call_index, str(answer["booking_uid"])))
+        _, booked = dig(answer, booked_path)
+        _, uid = dig(answer, uid_path)
+        if x.kind == "function" and booked is True and isinstance(uid, str | int) and str(uid):
+            out.append((x.call_index, str(uid)))
     return list(dict.fromkeys(out))
 
 
@@ -166,14 +177,14 @@ async def cancel_bookings(
     booking the gateway completed after the caller hung up.
     """
     done: list[Exchange] = []
-    for call_index, uid in _booked_uids(exchanges, extra):
+    for call_index, uid in _booked_uids(exchanges, extra, opts.contract):
         call = plan.calls[call_index]
         at = max((s.at_s for s in call.steps), default=0.0) + 1.0
         extra = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": "callprobe synthetic call cleanup"})
         payload = render_call(call.spec, (*call.steps, extra))[-1].payload
         body = dumps(payload)
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", opts.api_key, now_ms()) or ""}
-        url = opts.base_url.rstrip("/") + plan.paths.function.format(name="cancel_appointment")
+        url = opts.base_url.rstrip("/") + plan.paths.function.replace("{name}", "cancel_appointment")
         try:
             response = await client.post(url, content=body.encode(), headers=headers)
             status, text = response.status_code, response.text
@@ -182,7 +193,7 @@ async def cancel_bookings(
         done.append(
             Exchange(
                 call_index=call_index, call_id=call.call_id, step_index=-1, step="cleanup: cancel_appointment", delivery=1,
-                kind="cleanup", method="POST", path=plan.paths.function.format(name="cancel_appointment"),
+                kind="cleanup", method="POST", path=plan.paths.function.replace("{name}", "cancel_appointment"),
                 request_headers=redact_headers(headers), request_body=body, sent_at=time.time(),
                 expect=call.requests[0].step.expect.model_copy(update={"status": None, "body": None}),
                 status=status, response_body=text if status is not None else "", error=None if status else text,

@@ -51,6 +51,8 @@ EventName = Literal[
     "transfer_ended",
 ]
 SignatureMode = Literal["valid", "missing", "forged", "stale", "malformed"]
+StatusRole = Literal["webhook", "inbound", "function", "signature_rejected", "health", "ready", "not_ready"]
+_PATH_ROLE = re.compile(r"^[a-z][a-z_]*$")
 _ARG_REF = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_]+(\[\d+\])?$")
 
 
@@ -59,13 +61,22 @@ class _Model(BaseModel):
 
 
 class StepExpectation(_Model):
-    """What the gateway must answer to one step."""
+    """What the gateway must answer to one step.
 
-    status: int | list[int] | None = None
-    body: dict[str, Any] | None = Field(default=None, description="subset the JSON response must contain")
+    ``status`` is a number, a list, or a status role of the contract
+    (``webhook``, ``function``, ``signature_rejected``, ``not_ready`` …); when
+    absent, a validly signed step must get its kind's role. ``result`` is the
+    answer in contract roles (field role → expected value; a string value is a
+    value role, e.g. ``error: calendar_unavailable``); ``body`` is a literal
+    JSON subset for words outside the contract.
+    """
+
+    status: int | list[int] | StatusRole | None = None
+    result: dict[str, Any] | None = Field(default=None, description="answer fields by contract role (results.fields / results.values)")
+    synthetic_marked: bool | None = Field(default=None, description="the inbound answer marks the call as synthetic (results.synthetic)")
+    body: dict[str, Any] | None = Field(default=None, description="a literal subset the JSON response must contain")
     within_ms: float | None = Field(default=None, gt=0, description="latency SLA for this request")
     correlation_header: bool = True
-
 
 class Step(_Model):
     """One request Retell makes during the call.
@@ -78,7 +89,7 @@ class Step(_Model):
 
     event: EventName | None = None
     function: str | None = None
-    http: str | None = Field(default=None, description="a plain, unsigned request to this target path (e.g. /health/ready)")
+    http: str | None = Field(default=None, description="a plain, unsigned request: a path role of the profile (health, ready) or a literal path (/…)")
     name: str | None = Field(default=None, description="step name used in reports and args_from")
     at: float = 0.0
     send_at: float | None = None
@@ -101,6 +112,8 @@ class Step(_Model):
     def _one_kind(self) -> Step:
         if sum(k is not None for k in (self.event, self.function, self.http)) != 1:
             raise ValueError("a step needs exactly one of 'event', 'function' or 'http'")
+        if self.http is not None and not (self.http.startswith("/") or _PATH_ROLE.match(self.http)):
+            raise ValueError(f"http: {self.http!r} is neither a path (starting with /) nor a path role such as 'health' or 'ready'")
         if self.function is None and (self.args or self.args_from or self.args_at_root):
             raise ValueError("args, args_from and args_at_root belong to function steps")
         for key, ref in self.args_from.items():
@@ -136,11 +149,15 @@ class CorrelationExpectation(_Model):
 class MetricExpectation(_Model):
     """A metric delta between before and after the call.
 
-    Counters are exact (``delta``); histograms are checked by ``count_delta`` and,
-    with ``le``, by the delta of one bucket.
+    ``metric`` is a metric role of the contract and ``labels`` map label roles
+    to value roles (``{status: created}``); the target profile says what they
+    are called there. ``name`` (with literal labels) is for a metric outside
+    the contract. Counters are exact (``delta``); histograms are checked by
+    ``count_delta`` and, with ``le``, by the delta of one bucket.
     """
 
-    name: str
+    metric: str | None = Field(default=None, min_length=1, description="a metric role of the contract (docs/contract.md)")
+    name: str | None = Field(default=None, min_length=1, description="a literal metric name outside the contract")
     labels: dict[str, str] = Field(default_factory=dict)
     delta: float | None = None
     count_delta: float | None = None
@@ -149,16 +166,26 @@ class MetricExpectation(_Model):
 
     @model_validator(mode="after")
     def _something(self) -> MetricExpectation:
+        if (self.metric is None) == (self.name is None):
+            raise ValueError("a metric expectation names exactly one of 'metric' (a contract role) or 'name' (a literal metric)")
         if self.delta is None and self.count_delta is None and self.bucket_delta is None:
             raise ValueError("a metric expectation needs delta, count_delta or bucket_delta")
         if (self.le is None) != (self.bucket_delta is None):
             raise ValueError("le and bucket_delta go together")
         return self
 
+    @property
+    def label(self) -> str:
+        """How reports name the expectation: the role (or literal name) and its labels."""
+        labels = ",".join(f"{k}={v}" for k, v in self.labels.items())
+        return f"{self.metric or self.name}{{{labels}}}" if labels else str(self.metric or self.name)
+
 
 class LogExpectation(_Model):
-    event: str
-    level: str | None = None
+    """Log lines of this run's calls for one event role (``contract.logs.events``) at a level role."""
+
+    event: str = Field(min_length=1, description="a log event role of the contract")
+    level: str | None = Field(default=None, description="INFO, WARNING or ERROR (contract.logs.levels)")
     fields: dict[str, Any] = Field(default_factory=dict)
     min_count: int = Field(default=1, ge=0)
     max_count: int | None = None
@@ -170,11 +197,12 @@ class CalcomExpectation(_Model):
     min_count: int | None = None
     query: dict[str, str] = Field(default_factory=dict)
     body: dict[str, Any] = Field(default_factory=dict)
+    event_type: bool = Field(default=False, description="the request names the target's event type (contract.calcom.event_type_id)")
 
 
 class AlertExpectation(_Model):
     count: int | None = Field(default=None, description="exact number of alert posts for this scenario")
-    contains: list[str] = Field(default_factory=list, description="text every alert must contain")
+    contains: list[str] = Field(default_factory=list, description="alert word roles every alert must contain (contract.alert_words)")
 
 
 class LatencyExpectation(_Model):

@@ -8,7 +8,8 @@ in one temporary directory, and is stopped by process group, then verified
 gone (PID reaped, port closed), so a session leaves nothing behind.
 
 Intervals are 1 s (scrape, evaluation, Alertmanager group interval), and the
-shipped rules are loaded *time-compressed* (:func:`compress_rules`: ``[5m]`` →
+shipped rules are loaded in the target's words and *time-compressed*
+(:func:`probes._rules.compress_rules`: ``[5m]`` →
 ``[5s]``, ``for: 1m`` → ``for: 1s``): same expressions, labels and routing,
 60 times faster, so a fault pages and resolves within seconds.
 """
@@ -16,7 +17,6 @@ shipped rules are loaded *time-compressed* (:func:`compress_rules`: ``[5m]`` →
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -24,35 +24,30 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import httpx
 import yaml
 
+from ._contract import Contract
 from ._errors import ConfigError
+from ._rules import compress_rules, render_rules
 
 __all__ = [
     "BINARIES",
-    "RULES_FILE",
     "ScrapeTarget",
     "Stack",
     "StackProcess",
-    "compress_rules",
     "free_port",
     "port_open",
     "require_binary",
-    "shipped_rules_path",
 ]
 
 BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager", "pushgateway": "prometheus-pushgateway"}
 PACKAGES = {"prometheus": "prometheus", "prometheus-alertmanager": "prometheus-alertmanager",
             "prometheus-pushgateway": "prometheus-pushgateway", "promtool": "prometheus"}
-RULES_FILE = "gateway.rules.yml"
 READY_DEADLINE_S = 15.0
 STOP_DEADLINE_S = 10.0
-_DURATION = re.compile(r"\[(\d+)m\]")
-_FOR = re.compile(r"^(\d+)m$")
 
 
 def require_binary(name: str) -> str:
@@ -62,27 +57,6 @@ def require_binary(name: str) -> str:
         package = PACKAGES.get(name, name)
         raise ConfigError(f"{name} not found: install the Debian package {package} (apt-get install --no-install-recommends {package})")
     return found
-
-
-def shipped_rules_path() -> Path:
-    """The alert rules callprobe ships for gateways following the contract (package data)."""
-    return Path(str(resources.files("probes") / "rules" / RULES_FILE))
-
-
-def compress_rules(text: str) -> str:
-    """The rules with every minute duration (range selectors and ``for``) turned into seconds.
-
-    Production windows (``rate(x[5m])``, ``for: 2m``) would make a test wait
-    minutes; scaling them by 1/60 keeps the rule logic identical while the 1 s
-    scrape and evaluation intervals still give several samples per window.
-    """
-    data = yaml.safe_load(text)
-    for group in data.get("groups", []):
-        for rule in group.get("rules", []):
-            rule["expr"] = _DURATION.sub(lambda m: f"[{m.group(1)}s]", str(rule["expr"]))
-            if "for" in rule and (m := _FOR.match(str(rule["for"]))):
-                rule["for"] = f"{m.group(1)}s"
-    return "# callprobe stack mode: time-compressed copy of the shipped rules (minutes become seconds)\n" + yaml.safe_dump(data, sort_keys=False)
 
 
 def free_port() -> int:
@@ -143,10 +117,10 @@ class Stack:
     later with :meth:`set_target`, which reloads Prometheus).
     """
 
-    def __init__(self, *, receiver_url: str, target: ScrapeTarget | None = None, rules_path: Path | None = None) -> None:
+    def __init__(self, *, receiver_url: str, target: ScrapeTarget | None = None, contract: Contract | None = None) -> None:
         self.receiver_url = receiver_url
         self.target = target
-        self.rules_path = rules_path or shipped_rules_path()
+        self.contract = contract or Contract()
         self.processes: dict[str, StackProcess] = {}
         self._prometheus_port = 0
         self._dir: Path | None = None
@@ -231,7 +205,7 @@ class Stack:
 
     def _write_prometheus_config(self, port: int) -> None:
         assert self._dir is not None
-        (self._dir / "rules.yml").write_text(compress_rules(self.rules_path.read_text(encoding="utf-8")), encoding="utf-8")
+        (self._dir / "rules.yml").write_text(compress_rules(render_rules(self.contract)), encoding="utf-8")
         scrape = [{"job_name": "pushgateway", "honor_labels": True,
                    "static_configs": [{"targets": [f"127.0.0.1:{self.processes['pushgateway'].port}"]}]}]
         if self.target is not None:
@@ -266,11 +240,12 @@ class Stack:
                     raise ConfigError(f"{BINARIES[proc.name]} on 127.0.0.1:{proc.port} not ready within {deadline_s:.0f} s: {proc.log_tail()}")
                 time.sleep(0.05)  # polling /-/ready against a deadline
 
-    def set_target(self, target: ScrapeTarget) -> None:
-        """Scrape ``target`` from now on (rewrites the config, ``POST /-/reload``)."""
-        if target == self.target:
+    def set_target(self, target: ScrapeTarget, contract: Contract | None = None) -> None:
+        """Scrape ``target`` from now on, with the rules in its contract's words (rewrites the config, ``POST /-/reload``)."""
+        contract = contract or self.contract
+        if target == self.target and contract == self.contract:
             return
-        self.target = target
+        self.target, self.contract = target, contract
         if "prometheus" not in self.processes:
             return
         self._write_prometheus_config(self.processes["prometheus"].port)

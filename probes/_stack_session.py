@@ -38,13 +38,13 @@ class StackSession:
         if self.stack is None:
             try:
                 self.receiver = serve_in_thread(create_alertmanager_receiver_app())
-                self.stack = Stack(receiver_url=f"{self.receiver.url}/alertmanager", target=target).start()
+                self.stack = Stack(receiver_url=f"{self.receiver.url}/alertmanager", target=target, contract=profile.contract).start()
             except ConfigError as exc:
                 self._failed = exc
                 self.close()
                 raise
         else:
-            self.stack.set_target(target)
+            self.stack.set_target(target, profile.contract)
         assert self.receiver is not None
         return profile.model_copy(update={
             "prometheus_url": self.stack.prometheus_url,

@@ -21,7 +21,8 @@ import httpx
 from ._checks._promql import promql_holds, substitute_window
 from ._checks._stack_alerts import stack_alert_holds
 from ._evidence import AlertPost, Evidence, PromqlEvaluation, StackAlertSeen
-from ._errors import ObserverError
+from ._contract import Contract, render_promql
+from ._errors import ObserverError, UnmappedRole
 from ._observers import SlackSink, poll_until
 from ._observers._prometheus import AlertmanagerAPI, PrometheusAPI, parse_go_time
 from ._scenario import PromqlExpectation, Scenario
@@ -41,17 +42,19 @@ class StackWatch:
     prometheus: PrometheusAPI
     alertmanager: AlertmanagerAPI | None = None
     receiver: SlackSink | None = None
+    contract: Contract = field(default_factory=Contract)
     gateway_job: str = "gateway"
     _mark: int = 0
     _posts: list[AlertPost] = field(default_factory=list)
 
     @classmethod
     def connect(cls, client: httpx.AsyncClient, prometheus_url: str, alertmanager_url: str | None,
-                receiver_url: str | None) -> StackWatch:
+                receiver_url: str | None, contract: Contract | None = None) -> StackWatch:
         return cls(
             prometheus=PrometheusAPI(prometheus_url, client),
             alertmanager=AlertmanagerAPI(alertmanager_url, client) if alertmanager_url else None,
             receiver=SlackSink(receiver_url, client) if receiver_url else None,
+            contract=contract or Contract(),
         )
 
     async def before(self, scenario: Scenario) -> None:
@@ -82,7 +85,6 @@ class StackWatch:
 
     async def after(self, scenario: Scenario, ev: Evidence) -> None:
         """Poll until every promql/stack_alerts expectation holds or its deadline passes."""
-        ev.prometheus = True
         exp = scenario.expect
         if not exp.promql and not exp.stack_alerts:
             return
@@ -129,7 +131,10 @@ class StackWatch:
                 continue
             now = time.time()
             window = math.ceil(now - ev.started_at + LOOKBACK_S)
-            query = substitute_window(item.query, window)
+            try:
+                query = substitute_window(render_promql(self.contract, item.query), window)
+            except UnmappedRole:
+                continue  # the check reports it as not observed
             try:
                 if item.range:
                     found = await self.prometheus.query_range(query, ev.started_at, now)

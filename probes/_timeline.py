@@ -22,6 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from ._checks import alert_headline
+from ._checks._correlation import journal_correlation
+from ._contract import Contract
 from ._evidence import CheckResult, Evidence, Exchange, Verdict
 from ._redact import Redactor
 
@@ -60,21 +62,23 @@ class CallTimeline:
         return sum(e.sla_breach for e in self.entries)
 
 
-def build_timelines(verdict: Verdict, redactor: Redactor | None = None) -> list[CallTimeline]:
-    """One timeline per planned call of ``verdict``, redacted."""
+def build_timelines(verdict: Verdict, redactor: Redactor | None = None, contract: Contract | None = None) -> list[CallTimeline]:
+    """One timeline per planned call of ``verdict``, redacted; ``contract`` names the target's log fields."""
     red = redactor or Redactor.for_verdict(verdict)
+    terms = contract or Contract()
     ev = verdict.evidence
     single = len(ev.plan.calls) == 1
+    header = ev.plan.correlation_header
     out = []
     for call in ev.plan.calls:
         exchanges = ev.for_call(call.index)
         cids = ev.correlation_ids(call.index)
-        cid = next((x.header("X-Correlation-ID") for x in exchanges if x.header("X-Correlation-ID")), None)
+        cid = next((x.header(header) for x in exchanges if x.header(header)), None)
         t0 = min((x.sent_at for x in exchanges), default=ev.started_at)
         raw: list[tuple[float, str, str, bool, dict[str, Any]]] = []
         raw += _exchange_entries(exchanges, verdict.results)
-        raw += _calcom_entries(ev, call.call_id, cids, single)
-        raw += _log_entries(ev, call.call_id, cids, single)
+        raw += _calcom_entries(ev, call.call_id, cids, single, terms)
+        raw += _log_entries(ev, call.call_id, cids, single, terms)
         raw += _alert_entries(ev, call.call_id, cids, single)
         raw += _metric_entries(ev, verdict.results)
         entries = [
@@ -111,17 +115,19 @@ def _exchange_entries(exchanges: list[Exchange], results: list[CheckResult]) -> 
     return out
 
 
-def _calcom_entries(ev: Evidence, call_id: str, cids: set[str], single: bool) -> list[tuple[float, str, str, bool, dict[str, Any]]]:
+def _calcom_entries(ev: Evidence, call_id: str, cids: set[str], single: bool,
+                    contract: Contract) -> list[tuple[float, str, str, bool, dict[str, Any]]]:
     out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
     for e in ev.calcom:
         meta = (e.body or {}).get("metadata") if isinstance(e.body, dict) else None
-        mine = e.correlation_id in cids or (isinstance(meta, dict) and meta.get("call_id") == call_id)
-        if not (mine or single):
+        carried = journal_correlation(e, contract)
+        mine = carried in cids or (isinstance(meta, dict) and meta.get("call_id") == call_id)
+        if not (mine or (single and not ev.shared)):
             continue
         status = "no answer (hung)" if e.status == 0 else str(e.status)
         fault = f", fault {e.fault}" if e.fault else ""
         detail = {"endpoint": e.endpoint, "status": e.status, "duration_ms": e.duration_ms, "fault": e.fault,
-                  "correlation_id": e.correlation_id, "traceparent": e.traceparent}
+                  "correlation_id": carried, "traceparent": e.traceparent}
         out.append((e.at, "calcom", f"Cal.com {e.method} {e.path} ({e.endpoint}) → {status}{fault}", False, detail))
         if e.traceparent:
             parts = e.traceparent.split("-")
@@ -131,8 +137,8 @@ def _calcom_entries(ev: Evidence, call_id: str, cids: set[str], single: bool) ->
     return out
 
 
-def _log_time(record: Any, fallback: float) -> float:
-    stamp = record.get("timestamp") if isinstance(record, dict) else None
+def _log_time(record: Any, fallback: float, field: str) -> float:
+    stamp = record.get(field) if isinstance(record, dict) else None
     if isinstance(stamp, str):
         try:
             return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
@@ -141,16 +147,18 @@ def _log_time(record: Any, fallback: float) -> float:
     return fallback
 
 
-def _log_entries(ev: Evidence, call_id: str, cids: set[str], single: bool) -> list[tuple[float, str, str, bool, dict[str, Any]]]:
+def _log_entries(ev: Evidence, call_id: str, cids: set[str], single: bool,
+                 contract: Contract) -> list[tuple[float, str, str, bool, dict[str, Any]]]:
     out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
+    f = {role: contract.log_field(role) for role in ("call_id", "correlation_id", "level", "event", "message", "timestamp")}
     for line in ev.logs:
         rec = dict(line.record)
-        if not (single or rec.get("call_id") == call_id or rec.get("correlation_id") in cids):
+        if not (rec.get(f["call_id"]) == call_id or rec.get(f["correlation_id"]) in cids or (single and not ev.shared)):
             continue
-        summary = f"[{rec.get('level', '?')}] {rec.get('event', '?')}: {rec.get('message', '')}".rstrip(": ")
-        if not rec.get("correlation_id"):
-            summary += " (no correlation_id)"
-        out.append((_log_time(rec, line.seen_at), "log", summary, False, rec))
+        summary = f"[{rec.get(f['level'], '?')}] {rec.get(f['event'], '?')}: {rec.get(f['message'], '')}".rstrip(": ")
+        if not rec.get(f["correlation_id"]):
+            summary += f" (no {f['correlation_id']})"
+        out.append((_log_time(rec, line.seen_at, f["timestamp"]), "log", summary, False, rec))
     return out
 
 
@@ -158,7 +166,7 @@ def _alert_entries(ev: Evidence, call_id: str, cids: set[str], single: bool) -> 
     out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
     for alert in ev.alerts:
         text = alert.text
-        if not (single or call_id in text or any(c in text for c in cids)):
+        if not ((single and not ev.shared) or call_id in text or any(c in text for c in cids)):
             continue
         out.append((alert.seen_at, "alert", f"alert: {alert_headline(alert)}", False, {"payload": dict(alert.payload)}))
     return out

@@ -31,7 +31,7 @@ DETECTED_BY: dict[str, tuple[str, ...]] = {
     "raw-phone-in-logs": ("log-pii",),
     "transcript-in-logs": ("log-pii",),
     "booking-not-logged": ("log-present",),
-    "booking-metric-not-incremented": ("metric-delta", "time-to-telemetry"),
+    "booking-metric-not-incremented": ("metric-delta",),
     "wrong-metric-label": ("metric-delta",),
     "calcom-errors-not-counted": ("metric-delta",),  # and, with --stack, promql and alertmanager-alert: tests/test_stack.py
     "metrics-endpoint-down": ("telemetry-reachable",),
@@ -48,6 +48,8 @@ DETECTED_BY: dict[str, tuple[str, ...]] = {
     "broken-trace": ("trace-continuity",),
     "span-error-status-missing": ("trace-error-status",),
     "error-not-reported": ("error-reported",),
+    "histogram-in-milliseconds": ("histogram-units",),
+    "late-logs": ("time-to-telemetry",),
 }
 PROVEN_IN_STACK_MODE = {"promql", "alertmanager-alert"}  # tests/test_stack.py::test_stack_checks_catch_their_defects
 

@@ -21,6 +21,7 @@ from probes._scenario import Scenario, parse_scenario
 START_MS = 1767369600000
 T0 = START_MS / 1000
 CORR = "corr-1"
+ALL_SOURCES = ("metrics", "logs", "alerts", "calcom", "traces", "errors")
 
 BOOKING_STEPS: list[dict[str, Any]] = [
     {"event": "call_started", "expect": {"status": 204, "within_ms": 500}},
@@ -67,6 +68,7 @@ def make_evidence(scenario: Scenario, overrides: dict[str, dict[str, Any]] | Non
     for r in plan.requests():
         corr = (corr_of_call or {}).get(r.call_index, CORR)
         xs.append(exchange(r, **{"corr": corr, **(overrides or {}).get(r.label, {})}))
+    fields.setdefault("sources", ALL_SOURCES)
     return Evidence(plan=plan, exchanges=xs, started_at=T0, **fields)
 
 
@@ -107,7 +109,7 @@ def test_names_and_order_are_stable() -> None:
         "correlation-in-alerts", "correlation-in-calcom", "metric-delta", "log-present", "log-pii",
         "calcom-requests", "alert-count", "alert-content", "time-to-telemetry",
         "trace-continuity", "trace-attributes", "trace-error-status", "error-reported",
-        "histogram-sla-bucket", "metric-cardinality", "promql", "alertmanager-alert",
+        "histogram-sla-bucket", "histogram-units", "metric-cardinality", "promql", "alertmanager-alert",
     )
     assert TELEMETRY_CHECKS <= set(CHECK_NAMES)
     s = make_scenario()
@@ -141,7 +143,7 @@ def test_step_status() -> None:
     ev = make_evidence(s, {"book_appointment": {"status": 500}, "check_availability": {"status": 302}})
     bad = [r for r in check("step-status", s, ev) if not r.passed]
     assert [r.reason for r in bad] == [
-        "POST /api/retell/functions/check_availability (check_availability) answered 302, expected a 2xx",
+        "POST /api/retell/functions/check_availability (check_availability) answered 302, expected 2xx",
         "POST /api/retell/functions/book_appointment (book_appointment) answered 500, expected 200",
     ]
     assert bad[1].expected == "200" and bad[1].seen.startswith("500 {") and bad[1].correlation_id == CORR
@@ -283,7 +285,7 @@ def test_correlation_in_logs() -> None:
     [ok] = all_pass("correlation-in-logs", s, ev)
     assert ok.reason == f"all 4 log lines of call_id {cid} carry correlation_id corr-1"
     ev.logs = []
-    assert failures("correlation-in-logs", s, ev) == [f"no log line mentions call_id {cid} (of 0 lines read)"]
+    assert failures("correlation-in-logs", s, ev) == [f"no log line names call_id {cid} (of 0 lines read)"]
     ev.logs = call_logs(ev)
     ev.logs[2] = log({**ev.logs[2].record, "correlation_id": None})
     [bad] = check("correlation-in-logs", s, ev)
@@ -296,13 +298,28 @@ def test_correlation_in_alerts() -> None:
     s = make_scenario()
     ev = make_evidence(s)
     cid = ev.plan.calls[0].call_id
-    ev.alerts = [AlertPost(T0 + 1, {"text": f"calendar_unavailable on call {cid} (correlation_id {CORR})"}),
-                 AlertPost(T0 + 2, {"text": "unrelated alert"})]
+    ev.alerts = [AlertPost(T0 + 1, {"text": f"calendar_unavailable on call {cid} (correlation_id {CORR})"})]
     assert [r.reason for r in all_pass("correlation-in-alerts", s, ev)] == [
-        f"alert 1 mentions call_id {cid} and its correlation ID corr-1"
+        f"alert 1 names call_id {cid} and its correlation ID corr-1"
     ]
     ev.alerts = [AlertPost(T0 + 1, {"text": "calendar_unavailable", "blocks": [{"text": {"text": f"call {cid}"}}]})]
-    assert failures("correlation-in-alerts", s, ev) == [f"alert 1 mentions call_id {cid} but not its correlation ID corr-1"]
+    assert failures("correlation-in-alerts", s, ev) == [f"alert 1 names call_id {cid} but not its correlation ID corr-1"]
+
+
+def test_an_alert_that_names_no_call_fails_on_a_target_of_its_own_and_is_left_alone_on_a_shared_one() -> None:
+    s = make_scenario(expect={"alerts": {"count": 1}})
+    ev = make_evidence(s, alerts=[AlertPost(T0 + 1, {"text": "Calendar backend failing (calendar_down) - 1 failure(s)"})])
+    assert failures("correlation-in-alerts", s, ev) == [
+        "alert 1 names no call: neither a call_id nor a correlation ID of this run (corr-1)"
+    ]
+    assert [r.passed for r in check("alert-count", s, ev)] == [True]
+    shared = replace(ev, shared=True)
+    [count] = check("alert-count", s, shared)
+    assert not count.passed
+    assert count.reason == ("expected 1 alert(s), none fired (1 other alert(s) name no call of this run "
+                            "and are not counted on a shared target)")
+    [unseen] = check("correlation-in-alerts", s, shared)
+    assert not unseen.observed and unseen.reason.startswith("not observed: no alert of this run")
 
 
 def journal(endpoint: str, corr: str | None = CORR, **fields: Any) -> JournalEntry:
@@ -317,17 +334,17 @@ def test_correlation_in_calcom() -> None:
     s = make_scenario()
     ev = make_evidence(s, calcom=[journal("slots"), journal("bookings.create")])
     assert [r.reason for r in all_pass("correlation-in-calcom", s, ev)] == [
-        "Cal.com GET /v2/slots (slots) carried correlation ID corr-1",
-        "Cal.com POST /v2/bookings (bookings.create) carried correlation ID corr-1",
+        "Cal.com GET /v2/slots (slots) carried X-Correlation-ID corr-1",
+        "Cal.com POST /v2/bookings (bookings.create) carried X-Correlation-ID corr-1",
     ]
     ev.calcom = [journal("slots"), journal("bookings.create", corr=None)]
     assert failures("correlation-in-calcom", s, ev) == [
-        "Cal.com POST /v2/bookings (bookings.create) carried correlation ID None, expected corr-1"
+        "Cal.com POST /v2/bookings (bookings.create) carried no X-Correlation-ID, expected corr-1"
     ]
     two = make_scenario(calls=2)
     ev2 = make_evidence(two, corr_of_call={0: "a", 1: "b"}, calcom=[journal("slots", "b"), journal("slots", "z")])
     assert failures("correlation-in-calcom", two, ev2) == [
-        "Cal.com GET /v2/slots (slots) carried correlation ID z, expected one of a, b"
+        "Cal.com GET /v2/slots (slots) carried X-Correlation-ID z, expected one of a, b"
     ]
 
 
@@ -389,17 +406,50 @@ def test_metric_delta_fails_with_the_closest_series() -> None:
     assert (results[0].call_id, results[0].correlation_id) == (ev.plan.calls[0].call_id, CORR)  # one call: name it
 
 
-def test_metric_delta_maps_names_and_reports_missing_series() -> None:
-    s = make_scenario(expect={"metrics": [{"name": "askproai_bookings_total", "labels": {"status": "booked"}, "delta": 1}]})
-    contract = Contract(metric_names={"askproai_bookings_total": "acme_bookings_total"}, metric_labels={"status": "result"})
+OTHER_CONTRACT = Contract.model_validate({"metrics": {"bookings": {"name": "acme_bookings_total", "labels": {
+    "status": {"name": "result", "values": {"created": "booked", "cancelled": None}}, "source": {"name": None}}}}})
+
+
+def test_metric_delta_speaks_the_targets_words_through_the_contract() -> None:
+    s = make_scenario(expect={"metrics": [{"metric": "bookings", "labels": {"status": "created", "source": "retell"}, "delta": 1}]})
     after = MetricsSnapshot(T0 + 1, {series_key("acme_bookings_total", {"result": "booked"}): 1.0})
     ev = make_evidence(s, metrics_before=MetricsSnapshot(T0, {}), metrics_after=after)
-    assert [r.reason for r in all_pass("metric-delta", s, ev, contract)] == ['acme_bookings_total{result="booked"}: expected +1, seen +1']
+    assert [r.reason for r in all_pass("metric-delta", s, ev, OTHER_CONTRACT)] == ['acme_bookings_total{result="booked"}: expected +1, seen +1']
     assert failures("metric-delta", s, ev) == [
-        'askproai_bookings_total{status="booked"}: expected +1, seen +0; no series named askproai_bookings_total'
+        'askproai_bookings_total{status="created",source="retell"}: expected +1, seen +0; no series named askproai_bookings_total'
     ]
     ev.metrics_before = None
-    assert failures("metric-delta", s, ev) == ["the metrics were not scraped before the call, so no delta can be checked"]
+    [unscraped] = check("metric-delta", s, ev)
+    assert not unscraped.observed and unscraped.reason.startswith("not observed: the metrics were not scraped before the call")
+
+
+def test_metric_delta_reports_a_role_the_target_does_not_have_as_not_observed() -> None:
+    s = make_scenario(expect={"metrics": [{"metric": "bookings", "labels": {"status": "cancelled"}, "delta": 0},
+                                          {"metric": "bookings", "labels": {"status": "no_such_status"}, "delta": 0},
+                                          {"metric": "refunds", "delta": 0}]})
+    ev = make_evidence(s, metrics_before=MetricsSnapshot(T0, {}), metrics_after=MetricsSnapshot(T0 + 1, {}))
+    reasons = [(r.observed, r.reason) for r in check("metric-delta", s, ev, OTHER_CONTRACT)]
+    assert reasons == [
+        (False, "not observed: bookings.status='cancelled' is mapped to null (the target does not count it) "
+                "(set contract.metrics.bookings.labels.status.values.cancelled in the target profile)"),
+        (False, "not observed: bookings.status='no_such_status' is not a value role of the contract "
+                "(set contract.metrics.bookings.labels.status.values.no_such_status in the target profile)"),
+        (False, "not observed: metric 'refunds' is not a metric role of the contract (set contract.metrics.refunds.name in the target profile)"),
+    ]
+
+
+def test_metric_delta_on_a_shared_target_is_a_lower_bound_and_cannot_judge_zero() -> None:
+    s = make_scenario(expect={"metrics": [{"metric": "bookings", "labels": {"status": "created"}, "delta": 1},
+                                          {"metric": "errors", "delta": 0}]})
+    key = series_key("askproai_bookings_total", {"status": "created", "source": "retell"})
+    ev = make_evidence(s, shared=True, metrics_before=MetricsSnapshot(T0, {key: 10.0}), metrics_after=MetricsSnapshot(T0 + 1, {key: 13.0}))
+    bound, zero = check("metric-delta", s, ev)
+    assert bound.passed and bound.reason == 'askproai_bookings_total{status="created"}: expected at least +1, seen +3'
+    assert not zero.observed and "a zero delta cannot be told apart from other traffic on a shared target" in zero.reason
+    marked = Contract(synthetic_label={"name": "synthetic", "value": "true"})
+    bound, zero = check("metric-delta", s, ev, marked)
+    assert not bound.passed and 'askproai_bookings_total{status="created",synthetic="true"}' in bound.reason
+    assert zero.passed and zero.observed
 
 
 # -- logs -----------------------------------------------------------------------------------------
@@ -409,23 +459,46 @@ def test_log_present() -> None:
     s = make_scenario(expect={"logs": [
         {"event": "booking_created", "level": "info"},
         {"event": "call_started", "fields": {"message": "call started"}, "max_count": 1},
-        {"event": "slot_taken", "min_count": 0, "max_count": 0},
+        {"event": "booking_slot_taken", "min_count": 0, "max_count": 0},
     ]})
     ev = make_evidence(s)
     ev.logs = call_logs(ev)
     assert [r.reason for r in all_pass("log-present", s, ev)] == [
-        'expected at least 1 log line(s) with event="booking_created", level="info", found 1',
-        'expected exactly 1 log line(s) with event="call_started", fields {"message": "call started"}, found 1',
-        'expected no log line(s) with event="slot_taken", found 0',
+        'expected at least 1 log line(s) with event="booking_created", level="INFO" for this run\'s calls, found 1',
+        'expected exactly 1 log line(s) with event="call_started", fields {"message": "call started"} for this run\'s calls, found 1',
+        'expected no log line(s) with event="booking_slot_taken" for this run\'s calls, found 0',
     ]
-    ev.logs = [log({**line.record, "level": "ERROR"}) for line in call_logs(ev)] + [log({"event": "slot_taken"})]
+    cid = ev.plan.calls[0].call_id
+    ev.logs = [log({**line.record, "level": "ERROR"}) for line in call_logs(ev)] + [log({"event": "booking_slot_taken", "call_id": cid})]
     ev.logs.append(ev.logs[0])
     assert failures("log-present", s, ev) == [
-        'expected at least 1 log line(s) with event="booking_created", level="info", found 0; '
-        '1 line(s) with event="booking_created" differ: expected line["level"] = "info", got "ERROR"',
-        'expected exactly 1 log line(s) with event="call_started", fields {"message": "call started"}, found 2',
-        'expected no log line(s) with event="slot_taken", found 1',
+        'expected at least 1 log line(s) with event="booking_created", level="INFO" for this run\'s calls, found 0; '
+        '1 line(s) with event="booking_created" differ: expected line["level"] = "INFO", got "ERROR"',
+        'expected exactly 1 log line(s) with event="call_started", fields {"message": "call started"} for this run\'s calls, found 2',
+        'expected no log line(s) with event="booking_slot_taken" for this run\'s calls, found 1',
     ]
+
+
+def test_log_present_counts_only_lines_that_name_a_call_of_the_run() -> None:
+    s = make_scenario(expect={"logs": [{"event": "booking_created"}]})
+    ev = make_evidence(s, logs=[log({"event": "booking_created", "call_id": "call_of_someone_else"}), log({"event": "booking_created"})])
+    assert failures("log-present", s, ev) == [
+        'expected at least 1 log line(s) with event="booking_created" for this run\'s calls, found 0; 2 line(s) with '
+        'event="booking_created" name none of this run\'s calls (no call_id or correlation_id of ours)'
+    ]
+    ev.logs.append(log({"event": "booking_created", "correlation_id": CORR}))
+    assert [r.passed for r in check("log-present", s, ev)] == [True]
+
+
+def test_log_checks_read_the_targets_field_and_event_names() -> None:
+    contract = Contract.model_validate({"logs": {"fields": {"event": "action", "level": "lvl", "call_id": "retell_call",
+                                                            "correlation_id": "request_id"},
+                                                 "levels": {"INFO": "info"}, "events": {"booking_created": "booking.confirmed"}}})
+    s = make_scenario(expect={"logs": [{"event": "booking_created", "level": "INFO"}, {"event": "booking_cancelled"}]})
+    ev = make_evidence(s, logs=[log({"action": "booking.confirmed", "lvl": "info", "retell_call": make_plan(s).calls[0].call_id})])
+    confirmed, cancelled = check("log-present", s, ev, contract)
+    assert confirmed.passed and confirmed.reason.startswith('expected at least 1 log line(s) with action="booking.confirmed", lvl="info"')
+    assert not cancelled.passed  # the default word applies where the profile maps nothing
 
 
 def test_log_pii_passes_on_hashed_numbers() -> None:
@@ -526,7 +599,7 @@ def test_alert_count() -> None:
 
 
 def test_alert_content() -> None:
-    s = make_scenario(expect={"alerts": {"count": 1, "contains": ["calendar_unavailable", CORR]}})
+    s = make_scenario(expect={"alerts": {"count": 1, "contains": ["calendar_unavailable"]}})
     ev = make_evidence(s)
     ev.alerts = [AlertPost(T0 + 1, {"text": f"calendar_unavailable (correlation_id {CORR})"})]
     assert [r.reason for r in all_pass("alert-content", s, ev)] == [
@@ -535,9 +608,23 @@ def test_alert_content() -> None:
     phone = ev.plan.calls[0].caller.phone
     ev.alerts = [AlertPost(T0 + 1, {"text": "booking failed", "blocks": [{"text": {"text": f"caller {phone}"}}]})]
     [bad] = check("alert-content", s, ev)
-    assert bad.reason == (f'alert 1 "booking failed" lacks "calendar_unavailable", "{CORR}" and contains the caller\'s '
+    assert bad.reason == (f'alert 1 "booking failed" lacks "calendar_unavailable" and contains the caller\'s '
                           f'phone number "+*********{phone[-2:]}"')
-    assert check("alert-content", s, make_evidence(s)) == []
+    other = Contract(alert_words={"calendar_unavailable": "Calendar backend failing"})
+    ev.alerts = [AlertPost(T0 + 1, {"text": f"Calendar backend failing - request {CORR}"})]
+    assert [r.passed for r in check("alert-content", s, ev, other)] == [True]
+    assert [r.passed for r in check("alert-content", s, ev)] == [False]
+
+
+def test_alert_content_with_nothing_to_read_is_not_observed() -> None:
+    s = make_scenario(expect={"alerts": {"contains": ["calendar_unavailable"]}})
+    [none] = check("alert-content", s, make_evidence(s))
+    assert not none.observed and none.reason.startswith("not observed: no alert of this run to read the wording of")
+    unknown = make_scenario(expect={"alerts": {"count": 1, "contains": ["disk_full"]}})
+    ev = make_evidence(unknown, alerts=[AlertPost(T0 + 1, {"text": f"disk_full {CORR}"})])
+    [word] = check("alert-content", unknown, ev)
+    assert not word.observed and "alert word 'disk_full' is not a role of the contract" in word.reason
+    assert check("alert-content", make_scenario(), make_evidence(make_scenario())) == []
 
 
 # -- time to telemetry ----------------------------------------------------------------------------------
@@ -549,21 +636,37 @@ def test_time_to_telemetry() -> None:
         "metrics": [{"name": "askproai_bookings_total", "delta": 1}],
     })
     ev = make_evidence(s)
-    t0 = min(x.sent_at for x in ev.exchanges)
-    ev.logs = [log({**line.record}, seen_at=t0 + 0.25) for line in call_logs(ev)] + [log({"event": "other"}, t0 + 0.01)]
-    ev.metric_seen_at = {0: t0 + 1.5}
-    ev.alerts = [AlertPost(t0 + 0.4, {"text": "x"})]
+    end = max(x.sent_at + (x.latency_ms or 0) / 1000 for x in ev.exchanges)  # timed from the answer to the last request
+    ev.logs = [log({**line.record}, seen_at=end + 0.25) for line in call_logs(ev)] + [log({"event": "other"}, end + 0.01)]
+    ev.metric_seen_at = {0: end + 1.5}
+    ev.alerts = [AlertPost(end + 0.4, {"text": "x"})]
     results = [r for r in all_pass("time-to-telemetry", s, ev)]
     assert [r.reason for r in results] == [
-        "first log line of the call seen after 250 ms, within the limit of 1000 ms",
-        "expected metric changes seen after 1500 ms, within the limit of 2000 ms",
-        "first alert seen after 400 ms, within the limit of 500 ms",
+        "logs: first log line of the run's calls seen after 250 ms, within the limit of 1000 ms",
+        "metrics: expected metric changes seen after 1500 ms, within the limit of 2000 ms",
+        "alerts: first alert seen after 400 ms, within the limit of 500 ms",
     ]
     assert [r.evidence["measured_ms"] for r in results] == pytest.approx([250, 1500, 400])
     ev.logs, ev.metric_seen_at = [], {}
-    ev.alerts = [AlertPost(t0 + 0.75, {"text": "x"})]
+    ev.alerts = [AlertPost(end + 0.75, {"text": "x"})]
+    ev.collected_at = end + 3
     assert failures("time-to-telemetry", s, ev) == [
-        "first log line of the call not seen (limit 1000 ms)",
-        "expected metric changes not seen (limit 2000 ms)",
-        "first alert seen after 750 ms, over the limit of 500 ms",
+        "logs: first log line of the run's calls never seen (waited 3000 ms; limit 1000 ms)",
+        "metrics: expected metric changes never seen (waited 3000 ms; limit 2000 ms)",
+        "alerts: first alert seen after 750 ms, late: over the limit of 500 ms",
     ]
+
+
+def test_time_to_telemetry_takes_the_contracts_sla_for_what_the_scenario_expects() -> None:
+    s = make_scenario(expect={"logs": [{"event": "booking_created"}], "alerts": {"count": 0},
+                              "metrics": [{"metric": "bookings", "labels": {"status": "created"}, "delta": 1},
+                                          {"metric": "errors", "delta": 0}]})
+    ev = make_evidence(s, logs=call_logs(make_evidence(s)), metric_seen_at={0: T0 + 1, 1: T0 + 1})
+    limits = [r.expected for r in check("time-to-telemetry", s, ev, Contract(sla={"logs_ms": 200, "metrics_ms": 300}))]
+    assert limits == ["<= 200 ms", "<= 300 ms"]  # no alert is expected, so no alert is timed
+    blind = replace(ev, sources=("metrics",))
+    [logs, metrics] = check("time-to-telemetry", s, blind)
+    assert not logs.observed and logs.reason.startswith("not observed: the target profile names no log source")
+    assert metrics.observed
+
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -62,6 +63,8 @@ EXPECTED_DEFECTS = {
     "raw-phone-in-alerts",
     "span-error-status-missing",
     "calcom-errors-not-counted",
+    "histogram-in-milliseconds",
+    "late-logs",
 }
 
 
@@ -245,6 +248,20 @@ async def correlation_shared_across_calls(t: Target) -> bool:
     return bool(first.headers["X-Correlation-ID"] == second.headers["X-Correlation-ID"])
 
 
+async def histogram_in_milliseconds(t: Target) -> bool:
+    started = time.perf_counter()
+    await t.send("/api/retell/webhook", event("call_started", new_call_id()))
+    took = time.perf_counter() - started
+    # The gateway's own time is part of the round trip: only a histogram fed milliseconds adds up to more.
+    return await t.metric("askproai_webhook_processing_duration_seconds_sum", {"provider": "retell", "event": "call_started"}) > took
+
+
+async def late_logs(t: Target) -> bool:
+    response = await t.send("/api/retell/webhook", event("call_started", new_call_id()))
+    assert response.status_code == 204
+    return not any(line.get("event") == "call_started" for line in t.gw.logs.lines())  # answered, but not readable yet
+
+
 async def booking_not_logged(t: Target) -> bool:
     t.calcom.post("/v2/bookings").respond(201, json={"status": "success", "data": {"uid": "uid_1", "start": SLOT}})
     result = await t.send("/api/retell/functions/book_appointment", function("book_appointment", {"start": SLOT, "name": "J"}, new_call_id()))
@@ -302,6 +319,8 @@ PROBES: dict[str, Callable[[Target], Awaitable[bool]]] = {
     "raw-phone-in-alerts": raw_phone_in_alerts,
     "span-error-status-missing": span_error_status_missing,
     "calcom-errors-not-counted": calcom_errors_not_counted,
+    "histogram-in-milliseconds": histogram_in_milliseconds,
+    "late-logs": late_logs,
 }
 
 

@@ -187,11 +187,11 @@ def test_expectations_the_target_cannot_show_are_listed_and_fail_when_strict(pyt
     [promql] = [s for s in checks["steps"] if "promql" in s["name"]]
     assert promql["status"] == "skipped" and promql["name"].startswith("– promql: not observed")
     result.stdout.fnmatch_lines(["*callprobe: expectations not observed*",
-                                 "promql: no Prometheus was queried (run with --stack, or set prometheus_url in the profile) — p95",
+                                 "promql: the target profile names no Prometheus (run with --stack, or set prometheus_url in the profile) — p95",
                                  "*--callprobe-strict makes them failures*"])
     strict = pytester.runpytest("scenarios", "--callprobe-strict")
     strict.assert_outcomes(failed=1)
-    strict.stdout.fnmatch_lines(["*✗ promql — not observed: no Prometheus was queried*"])
+    strict.stdout.fnmatch_lines(["*✗ promql — not observed: the target profile names no Prometheus*"])
 
 
 def test_a_target_that_is_down_still_yields_a_verdict(catalogue: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from probes._evidence import CheckResult, Evidence, MetricsSnapshot, Verdict
-from probes._profile import Contract
+from probes._contract import Contract
 from probes._checks import run_checks
 from probes._report import format_failure, verdict_to_json
 from test_checks import CORR, make_evidence, make_scenario
@@ -15,6 +15,8 @@ def failing_verdict() -> Verdict:
     s = make_scenario(expect={"metrics": [{"name": "askproai_bookings_total", "labels": {"status": "booked"}, "delta": 1}]})
     ev = make_evidence(s, {"book_appointment": {"body": {"booked": False}}})
     ev.metrics_before = MetricsSnapshot(taken_at=0.0, samples={})
+    ev.metrics_after = MetricsSnapshot(taken_at=1.0, samples={})
+    ev.collected_at = max(x.sent_at for x in ev.exchanges) + 2
     return Verdict(scenario=s.name, results=run_checks(s, ev, Contract()), evidence=ev)
 
 
@@ -23,19 +25,23 @@ def test_format_failure_reads_like_an_assertion_diff() -> None:
     cid = verdict.evidence.plan.calls[0].call_id
     total = len(verdict.results)
     assert format_failure(verdict) == "\n".join([
-        f"scenario unit: 3 of {total} checks failed",
+        f"scenario unit: 4 of {total} checks failed",
         '✗ step-body — book_appointment: expected body["booked"] = true, got false',
         f"  call 1 (call_id {cid}, correlation_id {CORR}) step book_appointment",
         '  expected: {"booked": true}',
         '  seen:     {"booked": false}',
-        f"✗ correlation-in-logs — no log line mentions call_id {cid} (of 0 lines read)",
+        f"✗ correlation-in-logs — no log line names call_id {cid} (of 0 lines read)",
         f"  call 1 (call_id {cid}, correlation_id {CORR})",
         f"  expected: log lines with call_id={cid}",
         "  seen:     none",
-        "✗ metric-delta — the metrics were not scraped after the call, so no delta can be checked",
+        '✗ metric-delta — askproai_bookings_total{status="booked"}: expected +1, seen +0; no series named askproai_bookings_total',
         f"  call 1 (call_id {cid}, correlation_id {CORR})",
-        "  expected: two scrapes",
-        "  seen:     no after snapshot",
+        "  expected: +1",
+        "  seen:     +0",
+        "✗ time-to-telemetry — metrics: expected metric changes never seen (waited 1950 ms; limit 5000 ms)",
+        f"  call 1 (call_id {cid}, correlation_id {CORR})",
+        "  expected: <= 5000 ms",
+        "  seen:     never",
         f"search your logs for correlation_id={CORR}",
     ])
 
@@ -53,7 +59,7 @@ def test_verdict_to_json_redacts_secrets_and_is_json() -> None:
     data = verdict_to_json(verdict)
     text = json.dumps(data)
     assert data["passed"] is False
-    assert data["failed_checks"] == ["correlation-in-logs", "metric-delta", "step-body"]
+    assert data["failed_checks"] == ["correlation-in-logs", "metric-delta", "step-body", "time-to-telemetry"]
     assert data["results"][0].keys() == {"check", "passed", "observed", "reason", "expected", "seen", "call_id", "correlation_id", "step", "evidence"}
     headers = data["exchanges"][0]["request_headers"]
     assert headers["X-Retell-Signature"] == "[redacted]"

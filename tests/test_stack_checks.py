@@ -12,7 +12,7 @@ from probes._evidence import CheckResult, Evidence, PromqlEvaluation, StackAlert
 from probes._observers import parse_exposition
 from probes._observers._prometheus import parse_go_time, parse_prom_result
 from probes._plan import build_plan
-from probes._profile import Contract
+from probes._contract import Contract
 from probes._pushgateway import verdict_registry
 from probes._report import format_failure, verdict_to_json
 from probes._spans import Span
@@ -26,8 +26,9 @@ def scenario(**expect: Any) -> Scenario:
     return parse_scenario({"name": "unit", "steps": STEPS, "expect": expect})
 
 
-def evidence(s: Scenario, metrics: str = "", **fields: Any) -> Evidence:
-    ev = Evidence(plan=build_plan(s, api_key="k", seed=1), started_at=T0, **fields)
+def evidence(s: Scenario, metrics: str = "", prometheus: bool = False, **fields: Any) -> Evidence:
+    sources = ("metrics", "logs", "alerts", "calcom") + (("prometheus",) if prometheus else ())
+    ev = Evidence(plan=build_plan(s, api_key="k", seed=1), started_at=T0, sources=sources, **fields)
     ev.metrics_before = parse_exposition(metrics, T0)
     ev.metrics_after = parse_exposition(metrics, T0 + 1)
     return ev
@@ -70,7 +71,7 @@ def test_not_observed_checks_push_no_success_gauge() -> None:
     ev.finished_at = T0 + 1
     registry = verdict_registry(Verdict("unit", run_checks(s, ev, Contract()), ev))
     checks = {sample.labels["check"] for m in registry.collect() if m.name == "callprobe_check_success" for sample in m.samples}
-    assert "log-pii" in checks and "promql" not in checks
+    assert "metric-cardinality" in checks and "promql" not in checks
 
 
 def test_promql_failure_quotes_query_and_values() -> None:
@@ -124,12 +125,15 @@ askproai_call_events_total{call_id="call_0123456789abcdef0123456789a",event="cal
 """
 
 
-def test_histogram_sla_bucket_needs_an_edge_at_each_threshold() -> None:
+def test_histogram_sla_bucket_needs_an_edge_at_each_of_the_contracts_sla_edges() -> None:
     s = scenario(latency=[{"kind": "webhook", "max_ms": 200}])
     assert all(r.passed for r in results("histogram-sla-bucket", s, evidence(s, HEALTHY)))
-    failed = [r for r in results("histogram-sla-bucket", s, evidence(s, BLIND)) if not r.passed]
-    assert [r.expected for r in failed] == ['le="0.2"', 'le="0.5"']
-    assert "no bucket le=\"0.5\" for the 500 ms SLA (edges: 0.1, 1, inf)" in failed[1].reason
+    [failed] = [r for r in results("histogram-sla-bucket", s, evidence(s, BLIND)) if not r.passed]
+    assert failed.expected == 'le="0.5"'  # the contract's edges (sla.histogram_edges_ms), not every number a scenario names
+    assert "no bucket le=\"0.5\" for the 500 ms SLA (edges: 0.1, 1, inf)" in failed.reason
+    both = Contract(sla={"histogram_edges_ms": [200, 500]})
+    assert [r.expected for r in run_checks(s, evidence(s, BLIND), both) if r.check == "histogram-sla-bucket" and not r.passed] == [
+        'le="0.2"', 'le="0.5"']
 
 
 def test_metric_cardinality_flags_call_id_labels() -> None:

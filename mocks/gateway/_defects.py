@@ -39,6 +39,8 @@ DEFECTS: Mapping[str, str] = MappingProxyType(
         "booking-not-logged": "a created booking writes no booking_created log line",
         "raw-phone-in-alerts": "Slack alerts name the caller by raw phone number",
         "span-error-status-missing": "a failed Cal.com request leaves its client span without error status or exception event",
+        "histogram-in-milliseconds": "the webhook histogram (named _seconds) is fed milliseconds: every latency is 1000 times too large",
+        "late-logs": "log lines become readable 1.5 s after they are written (a slow log shipper), though calls are answered at once",
         "calcom-errors-not-counted": "Cal.com failures are logged and alerted but not counted in askproai_errors_total (the CalcomFailures rule cannot fire)",
     }
 )

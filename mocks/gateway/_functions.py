@@ -22,7 +22,6 @@ from ._booking import book_appointment
 from ._calcom_client import BOOKINGS_VERSION, CalcomFailure
 from ._calendar import fetch_slots, report_failure
 from ._gateway import Gateway, RequestContext
-from ._metrics import PROVIDER
 from ._retell_request import caller_number, company_of, count_webhook, read_retell_request, respond
 
 __all__ = ["FUNCTIONS", "handle_function"]
@@ -114,5 +113,5 @@ async def handle_function(gw: Gateway, request: Request) -> Response:
     gw.log("INFO", "function_called", f"{path_name} called", ctx, function=path_name)
     result = await handler(gw, ctx, args, call)
     count_webhook(gw, label, "processed")
-    gw.metrics.webhook_duration.labels(provider=PROVIDER, event=label).observe(time.perf_counter() - started)
+    gw.metrics.observe_webhook(label, time.perf_counter() - started)
     return respond(ctx, JSONResponse(result))

@@ -8,7 +8,9 @@ log line, metric, Cal.com request and alert of a call says the same thing.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from collections.abc import Callable
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,17 @@ __all__ = ["Gateway", "RequestContext"]
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _DEDUPE_MAX = 50_000
+LATE_LOGS_S = 1.5  # the late-logs defect's shipping delay
+
+
+def _later(delay_s: float, fn: Callable[[dict[str, Any]], Any], record: dict[str, Any]) -> None:
+    """Run ``fn(record)`` after ``delay_s`` on the running loop (or a timer thread outside one)."""
+    try:
+        asyncio.get_running_loop().call_later(delay_s, fn, record)
+    except RuntimeError:
+        timer = threading.Timer(delay_s, fn, args=(record,))
+        timer.daemon = True
+        timer.start()
 
 
 @dataclass
@@ -163,6 +176,9 @@ class Gateway:
         if ctx and ctx.raw_phone and self.config.has("raw-phone-in-logs"):
             record["phone"] = ctx.raw_phone
         record.update({k: v for k, v in fields.items() if v is not None})
+        if self.config.has("late-logs"):
+            _later(LATE_LOGS_S, self.logs.write, record)
+            return record
         return self.logs.write(record)
 
     # -- errors and alerts --------------------------------------------------------

@@ -28,6 +28,8 @@ class GatewayMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
         self.per_call_label = "metric-label-cardinality" in defects
+        # The histogram-in-milliseconds defect: the histogram is named _seconds but fed milliseconds.
+        self._webhook_unit = 1000.0 if "histogram-in-milliseconds" in defects else 1.0
         webhook_buckets = SLA_BLIND_BUCKETS if "histogram-buckets-miss-sla" in defects else WEBHOOK_BUCKETS
         self.webhooks = Counter(
             "askproai_webhooks_total", "Retell requests by event and outcome", ["provider", "event", "status"], registry=reg
@@ -70,6 +72,10 @@ class GatewayMetrics:
             self.errors.labels(type=error_type, severity=severity)
         for status in ("started", "analyzed"):
             self.calls.labels(status=status, company=company)
+
+    def observe_webhook(self, event: str, seconds: float) -> None:
+        """One processed Retell request's duration in the webhook histogram."""
+        self.webhook_duration.labels(provider=PROVIDER, event=event).observe(seconds * self._webhook_unit)
 
     def count_call_event(self, call_id: str | None, event: str) -> None:
         """The metric-label-cardinality defect's counter (a no-op on a healthy gateway)."""

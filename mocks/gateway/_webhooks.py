@@ -19,7 +19,6 @@ from starlette.responses import JSONResponse, Response
 from probes._caller import SYNTHETIC_MARKER, is_fictional_number
 
 from ._gateway import Gateway, RequestContext
-from ._metrics import PROVIDER
 from ._retell_request import caller_number, company_of, count_webhook, event_name, read_retell_request, respond
 
 __all__ = ["handle_inbound", "handle_webhook"]
@@ -28,7 +27,7 @@ _ENDED_STATUSES = frozenset({"ended", "not_connected", "error"})
 
 
 def _observe(gw: Gateway, event: str, started: float) -> None:
-    gw.metrics.webhook_duration.labels(provider=PROVIDER, event=event).observe(time.perf_counter() - started)
+    gw.metrics.observe_webhook(event, time.perf_counter() - started)
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from collections.abc import Collection
+
+from .._contract import Contract
 from .._evidence import CheckResult, Evidence
-from .._profile import Contract
 from .._scenario import Scenario
 from ._alerts import alert_headline, check_alert_content, check_alert_count
 from ._calcom import check_calcom_requests
@@ -31,7 +33,7 @@ from ._latency import check_latency_percentile, check_latency_sla, nearest_rank
 from ._logs import check_log_pii, check_log_present
 from ._metrics import check_metric_delta
 from ._promql import check_promql
-from ._scrape import check_histogram_sla_bucket, check_metric_cardinality
+from ._scrape import check_histogram_sla_bucket, check_histogram_units, check_metric_cardinality
 from ._sources import check_telemetry_reachable
 from ._stack_alerts import check_stack_alerts
 from ._telemetry import check_time_to_telemetry
@@ -77,6 +79,7 @@ CHECKS: tuple[tuple[str, Check, Callable[[Scenario], bool]], ...] = (
     ("trace-error-status", check_trace_error_status, lambda s: s.expect.traces is not None and s.expect.traces.error_status),
     ("error-reported", check_error_reported, lambda s: s.expect.errors is not None),
     ("histogram-sla-bucket", check_histogram_sla_bucket, lambda s: bool(s.expect.latency)),
+    ("histogram-units", check_histogram_units, lambda s: True),
     ("metric-cardinality", check_metric_cardinality, lambda s: True),
     # Both need a Prometheus (--stack or prometheus_url); without one they report "not observed".
     ("promql", check_promql, lambda s: bool(s.expect.promql)),
@@ -105,11 +108,13 @@ TELEMETRY_CHECKS: frozenset[str] = frozenset(
 )
 
 
-def run_checks(scenario: Scenario, evidence: Evidence, contract: Contract | None = None) -> list[CheckResult]:
-    """Every applicable check, in :data:`CHECKS` order (stable, so reports diff cleanly)."""
+def run_checks(
+    scenario: Scenario, evidence: Evidence, contract: Contract | None = None, *, only: Collection[str] | None = None
+) -> list[CheckResult]:
+    """Every applicable check (or those named in ``only``), in :data:`CHECKS` order (stable, so reports diff cleanly)."""
     contract = contract or Contract()
     results: list[CheckResult] = []
-    for _, check, applies in CHECKS:
-        if applies(scenario):
+    for name, check, applies in CHECKS:
+        if (only is None or name in only) and applies(scenario):
             results.extend(check(scenario, evidence, contract))
     return results

@@ -12,12 +12,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._evidence import CheckResult, Evidence, Exchange
-from .._profile import Contract
+from .._contract import Contract
+from .._errors import UnmappedRole
+from .._evidence import AlertPost, CheckResult, Evidence, Exchange, LogLine
 from .._scenario import Scenario, Step
 
 __all__ = [
+    "SOURCES",
     "answered",
+    "blind",
+    "unmapped",
     "call_correlation_id",
     "call_ids",
     "call_of",
@@ -28,6 +32,9 @@ __all__ = [
     "in_call",
     "js",
     "not_observed",
+    "our_correlation_ids",
+    "own_alerts",
+    "own_logs",
     "request_header",
     "side_ids",
     "sole_call",
@@ -45,15 +52,43 @@ def js(value: Any) -> str:
         return repr(value)
 
 
-def not_observed(check: str, missing: str, remedy: str) -> list[CheckResult]:
-    """The one result of a check whose telemetry the target profile gives no way to read.
+# source → (what it is, what makes it observable)
+SOURCES: dict[str, tuple[str, str]] = {
+    "metrics": ("metrics endpoint", "set metrics_url in the profile"),
+    "logs": ("log source", "set logs.kind in the profile"),
+    "alerts": ("alert sink", "set alert_sink_url in the profile"),
+    "calcom": ("Cal.com mock journal", "set calcom_mock_url in the profile"),
+    "traces": ("trace backend", "set traces.kind in the profile"),
+    "errors": ("error-event backend", "set errors.kind in the profile"),
+    "prometheus": ("Prometheus", "run with --stack, or set prometheus_url in the profile"),
+}
+
+
+def not_observed(check: str, missing: str, remedy: str, *, expected: str = "an observable backend",
+                 seen: str = "none configured") -> list[CheckResult]:
+    """The one result of a check that had nothing to judge: never a pass, never a failure.
 
     Reported rather than dropped: a scenario that asks for traces against a
     profile with no trace backend has *not* shown its traces are fine, and the
     report must say so (``--callprobe-strict`` turns it into a failure).
     """
-    return [CheckResult(check, True, f"not observed: {missing} ({remedy})", "an observable backend", "none configured",
-                        observed=False)]
+    return [CheckResult(check, True, f"not observed: {missing} ({remedy})", expected, seen, observed=False)]
+
+
+def blind(check: str, evidence: Evidence, source: str) -> list[CheckResult] | None:
+    """The not-observed result when ``source`` was not configured or could not be read; None when it was read."""
+    what, remedy = SOURCES[source]
+    if source not in evidence.sources:
+        return not_observed(check, f"the target profile names no {what}", remedy)
+    if source in evidence.source_errors:
+        return not_observed(check, f"the {what} could not be read", "telemetry-reachable says why", seen="unreadable")
+    return None
+
+
+def unmapped(check: str, exc: UnmappedRole) -> CheckResult:
+    """A not-observed result for an expectation in a role the target's contract does not map."""
+    return not_observed(check, str(exc).split(" (set ")[0], f"set {exc.key} in the target profile",
+                        expected="a role the contract maps", seen="unmapped")[0]
 
 
 def excerpt(text: str, limit: int = 120) -> str:
@@ -201,3 +236,41 @@ def subset_diff(want: Any, got: Any, root: str = "body", keys: tuple[str | int, 
     if not _same_scalar(want, got):
         return f"expected {_path(root, keys)} = {js(want)}, got {js(got)}"
     return None
+
+
+def our_correlation_ids(scenario: Scenario, evidence: Evidence, contract: Contract) -> set[str]:
+    """Every ID the target gave this run's calls, their side requests' own IDs included."""
+    out: set[str] = set()
+    for _, call_id in calls(evidence):
+        main = call_correlation_id(scenario, evidence, call_id, contract)
+        if main:
+            out.add(main)
+        out |= side_ids(scenario, evidence, call_id, contract)
+    return out
+
+
+def own_logs(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[LogLine]:
+    """Log lines that name one of this run's calls (by call_id) or one of its correlation IDs.
+
+    A target may log other traffic at the same time; a line that names no call
+    of this run is not this run's evidence, whatever it says.
+    """
+    ids, corrs = call_ids(evidence), our_correlation_ids(scenario, evidence, contract)
+    cid_field, corr_field = contract.log_field("call_id"), contract.log_field("correlation_id")
+    return [line for line in evidence.logs if line.record.get(cid_field) in ids or line.record.get(corr_field) in corrs]
+
+
+def own_alerts(scenario: Scenario, evidence: Evidence, contract: Contract) -> tuple[list[AlertPost], list[AlertPost]]:
+    """(alerts that name a call of this run, alerts that name none of them).
+
+    On a target of its own (not ``shared``) every alert posted during the run
+    is this run's, whether it names the call or not: the second list is then
+    judged too (an alert that names no call is a finding, not noise).
+    """
+    words = [w for w in call_ids(evidence) | our_correlation_ids(scenario, evidence, contract) if w]
+    ours: list[AlertPost] = []
+    others: list[AlertPost] = []
+    for alert in evidence.alerts:
+        text = alert.text
+        (ours if any(w in text for w in words) else others).append(alert)
+    return ours, others

@@ -7,16 +7,22 @@ Cal.com request without it is one they cannot connect to the call that caused it
 
 from __future__ import annotations
 
+from .._calcom import JournalEntry
+from .._contract import Contract
 from .._evidence import CheckResult, Evidence
-from .._profile import Contract
 from .._scenario import Scenario
 from ._common import (
     answered,
+    blind,
     call_correlation_id,
+    call_ids,
     calls,
     correlation_exchanges,
     excerpt,
     js,
+    not_observed,
+    our_correlation_ids,
+    own_alerts,
     request_header,
     side_ids,
     where,
@@ -30,6 +36,8 @@ __all__ = [
     "check_correlation_in_alerts",
     "check_correlation_in_calcom",
     "check_correlation_in_logs",
+    "journal_correlation",
+    "own_calcom",
 ]
 
 
@@ -102,13 +110,18 @@ def check_correlation_distinct(scenario: Scenario, evidence: Evidence, contract:
 
 def check_correlation_in_logs(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """correlation-in-logs: each call is logged, and every line about it carries its ID."""
-    cid_field, corr_field = contract.log_call_id_field, contract.log_correlation_field
+    if (missing := blind("correlation-in-logs", evidence, "logs")) is not None:
+        return missing
+    cid_field, corr_field = contract.log_field("call_id"), contract.log_field("correlation_id")
+    event_field = contract.log_field("event")
     out = []
     for _, call_id in calls(evidence):
         corr = call_correlation_id(scenario, evidence, call_id, contract)
         lines = [line for line in evidence.logs if line.record.get(cid_field) == call_id]
         if not lines:
-            reason = f"no log line mentions {cid_field} {call_id} (of {len(evidence.logs)} lines read)"
+            tagged = [line for line in evidence.logs if corr and line.record.get(corr_field) == corr]
+            hint = f"; {len(tagged)} line(s) carry its {corr_field} but not its {cid_field}" if tagged else ""
+            reason = f"no log line names {cid_field} {call_id} (of {len(evidence.logs)} lines read){hint}"
             out.append(CheckResult("correlation-in-logs", False, reason, f"log lines with {cid_field}={call_id}", "none",
                                    call_id=call_id, correlation_id=corr))
             continue
@@ -119,9 +132,8 @@ def check_correlation_in_logs(scenario: Scenario, evidence: Evidence, contract: 
         expected = f"{corr_field}={corr} on every line"
         if wrong:
             first = wrong[0].record
-            event = first.get(contract.log_event_field)
             reason = (f"{len(wrong)} of {len(lines)} log lines of {cid_field} {call_id} lack {corr_field} {corr}: "
-                      f"first is event={js(event)} with {corr_field}={js(first.get(corr_field))}")
+                      f"first is {event_field}={js(first.get(event_field))} with {corr_field}={js(first.get(corr_field))}")
             seen = excerpt(redact_phones(wrong[0].raw, caller_pii(evidence).phones), 300)
             out.append(CheckResult("correlation-in-logs", False, reason, expected, seen,
                                    call_id=call_id, correlation_id=corr, evidence={"lines": len(wrong)}))
@@ -132,39 +144,88 @@ def check_correlation_in_logs(scenario: Scenario, evidence: Evidence, contract: 
     return out
 
 
+def _alerts_expected(scenario: Scenario) -> bool:
+    alerts = scenario.expect.alerts
+    return alerts is not None and (bool(alerts.contains) or (alerts.count or 0) > 0)
+
+
 def check_correlation_in_alerts(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
-    """correlation-in-alerts: an alert that names a call also names its correlation ID."""
+    """correlation-in-alerts: every alert of this run names one of its calls' correlation IDs.
+
+    An alert that names a call_id must name that call's ID; on a target of its
+    own, an alert that names no call at all is judged too (and fails): the
+    people on call could not tie it to anything.
+    """
+    if (missing := blind("correlation-in-alerts", evidence, "alerts")) is not None:
+        return missing if _alerts_expected(scenario) else []
+    ids = {cid: c for _, cid in calls(evidence) if (c := call_correlation_id(scenario, evidence, cid, contract))}
+    if not ids:
+        return []
+    ours, others = own_alerts(scenario, evidence, contract)
+    judged = ours + ([] if evidence.shared else others)
+    phones = caller_pii(evidence).phones
     out = []
-    for _, call_id in calls(evidence):
-        corr = call_correlation_id(scenario, evidence, call_id, contract)
-        if corr is None:
-            continue
-        for n, alert in enumerate(evidence.alerts, start=1):
-            text = alert.text
-            if call_id not in text:
-                continue
-            ok = corr in text
-            reason = f"alert {n} mentions call_id {call_id} " + ("and" if ok else "but not") + f" its correlation ID {corr}"
-            seen = excerpt(redact_phones(text, caller_pii(evidence).phones), 300)
-            out.append(CheckResult("correlation-in-alerts", ok, reason, corr, seen,
-                                   call_id=call_id, correlation_id=corr))
+    for n, alert in enumerate(judged, start=1):
+        text = alert.text
+        named = [cid for cid in ids if cid in text]
+        wanted = [ids[cid] for cid in named] or list(ids.values())
+        ok = any(c in text for c in wanted)
+        if named:
+            reason = f"alert {n} names call_id {named[0]} " + ("and" if ok else "but not") + f" its correlation ID {ids[named[0]]}"
+        elif ok:
+            reason = f"alert {n} names correlation ID {next(c for c in wanted if c in text)}"
+        else:
+            reason = f"alert {n} names no call: neither a call_id nor a correlation ID of this run ({', '.join(wanted)})"
+        seen = excerpt(redact_phones(text, phones), 300)
+        call_id = named[0] if named else (next(iter(ids)) if len(ids) == 1 else None)
+        out.append(CheckResult("correlation-in-alerts", ok, reason, " or ".join(wanted), seen,
+                               call_id=call_id, correlation_id=ids.get(call_id or "") if call_id else None))
+    if not out and _alerts_expected(scenario):
+        return not_observed("correlation-in-alerts", "no alert of this run to read", "alert-count says how many came",
+                            expected="alerts naming the call", seen="no alert")
     return out
 
 
+def journal_correlation(entry: JournalEntry, contract: Contract) -> str | None:
+    """The correlation ID a Cal.com request carried, in the contract's header."""
+    header = contract.correlation_header.lower()
+    value = next((v for k, v in entry.headers.items() if k.lower() == header), None)
+    return value if value is not None else (entry.correlation_id if header == "x-correlation-id" else None)
+
+
+def _booking_call(entry: JournalEntry) -> str | None:
+    meta = entry.body.get("metadata") if isinstance(entry.body, dict) else None
+    value = meta.get("call_id") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def own_calcom(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[JournalEntry]:
+    """Cal.com requests of this run: by correlation ID or a booking's call_id; on a target of its own, all of them."""
+    if not evidence.shared:
+        return list(evidence.calcom)
+    corrs, ids = our_correlation_ids(scenario, evidence, contract), call_ids(evidence)
+    return [e for e in evidence.calcom if journal_correlation(e, contract) in corrs or _booking_call(e) in ids]
+
+
 def check_correlation_in_calcom(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
-    """correlation-in-calcom: every Cal.com request the gateway made during the run carries a call's ID."""
+    """correlation-in-calcom: every Cal.com request the gateway made for this run carries a call's ID."""
+    if (missing := blind("correlation-in-calcom", evidence, "calcom")) is not None:
+        return missing
     ids = {cid: c for _, cid in calls(evidence) if (c := call_correlation_id(scenario, evidence, cid, contract))}
     if not ids:
         return []
     single = next(iter(ids.values())) if len(ids) == 1 else None
     allowed = {single} if single else set(ids.values())
     expected = single or f"one of {', '.join(sorted(allowed))}"
+    header = contract.correlation_header
     out = []
-    for entry in evidence.calcom:
-        ok = entry.correlation_id in allowed
+    for entry in own_calcom(scenario, evidence, contract):
+        carried = journal_correlation(entry, contract)
+        ok = carried in allowed
         what = f"Cal.com {entry.method} {entry.path} ({entry.endpoint})"
-        reason = f"{what} carried correlation ID {entry.correlation_id}" + ("" if ok else f", expected {expected}")
-        call_id = next((cid for cid, c in ids.items() if c == entry.correlation_id), None)
-        out.append(CheckResult("correlation-in-calcom", ok, reason, expected, str(entry.correlation_id),
-                               call_id=call_id, correlation_id=entry.correlation_id if ok else single))
+        reason = f"{what} carried {header} {carried}" if carried else f"{what} carried no {header}"
+        reason += "" if ok else f", expected {expected}"
+        call_id = next((cid for cid, c in ids.items() if c == carried), None) or _booking_call(entry)
+        out.append(CheckResult("correlation-in-calcom", ok, reason, expected, str(carried),
+                               call_id=call_id, correlation_id=carried if ok else single))
     return out

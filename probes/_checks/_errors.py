@@ -10,11 +10,11 @@ number or transcript text. PII is found with the same helpers as log-pii.
 from __future__ import annotations
 
 from .._evidence import CheckResult, Evidence, LogLine
-from .._profile import Contract
+from .._contract import Contract
 from .._scenario import Scenario
 from .._spans import ErrorEvent
-from ._common import call_correlation_id, call_ids, not_observed, sole_call
-from ._logs import _leak, count_text
+from ._common import blind, call_correlation_id, call_ids, not_observed, sole_call
+from ._logs import count_text, find_leak
 from ._pii import caller_pii
 
 __all__ = ["check_error_reported"]
@@ -23,10 +23,8 @@ __all__ = ["check_error_reported"]
 def _ours(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[ErrorEvent]:
     calls = call_ids(evidence)
     corrs = {c for cid in calls if (c := call_correlation_id(scenario, evidence, cid, contract))}
-    return [
-        e for e in evidence.error_events
-        if e.tags.get(contract.error_call_id_tag) in calls or e.tags.get(contract.error_correlation_tag) in corrs
-    ]
+    tags = contract.error_tags
+    return [e for e in evidence.error_events if e.tags.get(tags.call_id) in calls or e.tags.get(tags.correlation_id) in corrs]
 
 
 def _count(scenario: Scenario, evidence: Evidence, contract: Contract, events: list[ErrorEvent]) -> CheckResult:
@@ -48,11 +46,12 @@ def _event_results(scenario: Scenario, evidence: Evidence, contract: Contract, e
     pii = caller_pii(evidence)
     out = []
     for event in events:
-        call_id = event.tags.get(contract.error_call_id_tag)
+        names = contract.error_tags
+        call_id = event.tags.get(names.call_id)
         corr = call_correlation_id(scenario, evidence, call_id, contract)
-        tags = f"{contract.error_call_id_tag}={call_id}, {contract.error_correlation_tag}={event.tags.get(contract.error_correlation_tag)}"
-        missing = [t for t in (contract.error_call_id_tag, contract.error_correlation_tag) if not event.tags.get(t)]
-        leak = _leak(LogLine(seen_at=event.seen_at, record=event.payload, raw=""), pii)
+        tags = f"{names.call_id}={call_id}, {names.correlation_id}={event.tags.get(names.correlation_id)}"
+        missing = [t for t in (names.call_id, names.correlation_id) if not event.tags.get(t)]
+        leak = find_leak(LogLine(seen_at=event.seen_at, record=event.payload, raw=""), pii)
         if missing:
             reason = f"error event {event.event_id} has no {' or '.join(missing)} tag"
             out.append(CheckResult("error-reported", False, reason, "call_id and correlation_id tags", tags, call_id=call_id, correlation_id=corr))
@@ -67,9 +66,13 @@ def _event_results(scenario: Scenario, evidence: Evidence, contract: Contract, e
 
 def check_error_reported(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """error-reported: expected error events exist, tagged with call_id and correlation_id, with no PII."""
-    if scenario.expect.errors is None:
+    want = scenario.expect.errors
+    if want is None:
         return []
-    if not evidence.errors_observed:
-        return not_observed("error-reported", "the target profile names no error-event backend", "set errors.kind in the profile")
+    if want.count is None and want.min_count is None:
+        return not_observed("error-reported", "expect.errors names neither count nor min_count", "state how many error events",
+                            expected="a count", seen="nothing asked")
+    if (missing := blind("error-reported", evidence, "errors")) is not None:
+        return missing
     events = _ours(scenario, evidence, contract)
     return [_count(scenario, evidence, contract, events), *_event_results(scenario, evidence, contract, events)]

@@ -9,13 +9,15 @@ glance instead of looking like a missing one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from .._contract import Contract, Series
+from .._errors import UnmappedRole
 from .._evidence import CheckResult, Evidence, MetricsSnapshot
-from .._profile import Contract
 from .._scenario import MetricExpectation, Scenario
-from ._common import sole_call
+from ._common import blind, not_observed, sole_call, unmapped
 
-__all__ = ["check_metric_delta", "format_series"]
+__all__ = ["Target", "check_metric_delta", "delta_of", "format_series", "holds", "judgeable", "targets"]
 
 MAX_NEIGHBOURS = 5
 
@@ -69,40 +71,89 @@ def _neighbours(before: MetricsSnapshot, after: MetricsSnapshot, name: str, labe
     return "series present: " + ", ".join(shown) + more
 
 
-def _targets(item: MetricExpectation, contract: Contract, after: MetricsSnapshot) -> list[tuple[str, dict[str, str], float]]:
-    """(sample name, labels, expected delta) for each assertion one expectation makes."""
-    name, labels = contract.metric(item.name), contract.labels(item.labels)
+@dataclass(frozen=True)
+class Target:
+    """One assertion of a metric expectation: the target's series and the delta it must move by."""
+
+    item: MetricExpectation
+    series: Series
+    want: float
+
+
+def targets(item: MetricExpectation, contract: Contract, after: MetricsSnapshot | None) -> list[Target]:
+    """The assertions one expectation makes, in the target's words (raises UnmappedRole)."""
+    wanted = [("", item.delta), ("_count", item.count_delta), ("_bucket", item.bucket_delta)]
     out = []
-    if item.delta is not None:
-        out.append((name, labels, item.delta))
-    if item.count_delta is not None:
-        out.append((f"{name}_count", labels, item.count_delta))
-    if item.bucket_delta is not None and item.le is not None:
-        bucket = f"{name}_bucket"
-        out.append((bucket, {**labels, "le": _le(after, bucket, item.le)}, item.bucket_delta))
+    for suffix, want in wanted:
+        if want is None:
+            continue
+        if item.metric is not None:
+            series = contract.series(item.metric, item.labels, suffix)
+        else:
+            series = Series(f"{item.name}{suffix}", dict(item.labels))
+        if suffix == "_bucket" and item.le is not None:
+            le = _le(after, series.name, item.le) if after is not None else item.le
+            series = Series(series.name, {**series.labels, "le": le})
+        out.append(Target(item, series, want))
     return out
+
+
+def delta_of(target: Target, before: MetricsSnapshot, after: MetricsSnapshot) -> float:
+    return after.value(target.series.name, target.series.labels) - before.value(target.series.name, target.series.labels)
+
+
+def holds(target: Target, seen: float, shared: bool) -> bool:
+    """Exact on a target of its own; on a shared one an increment is a lower bound (other calls add to it)."""
+    if shared and target.want > 0:
+        return seen >= target.want - 1e-9
+    return abs(seen - target.want) < 1e-9
+
+
+def judgeable(target: Target, shared: bool, contract: Contract) -> bool:
+    """A zero delta on a shared target says nothing unless the series are the synthetic ones."""
+    return not (shared and target.want <= 0 and contract.synthetic_label is None)
 
 
 def check_metric_delta(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
-    """metric-delta: each ``expect.metrics`` item, exact, on (after - before)."""
+    """metric-delta: each ``expect.metrics`` item on (after - before): exact, or a lower bound on a shared target."""
     if not scenario.expect.metrics:
         return []
+    if (missing := blind("metric-delta", evidence, "metrics")) is not None:
+        return missing
     before, after = evidence.metrics_before, evidence.metrics_after
     call_id, corr = sole_call(scenario, evidence, contract)
     if before is None or after is None:
-        missing = "before" if before is None else "after"
-        reason = f"the metrics were not scraped {missing} the call, so no delta can be checked"
-        return [CheckResult("metric-delta", False, reason, "two scrapes", f"no {missing} snapshot",
-                            call_id=call_id, correlation_id=corr)]
+        which = "before" if before is None else "after"
+        return not_observed("metric-delta", f"the metrics were not scraped {which} the call", "telemetry-reachable says why",
+                            expected="two scrapes", seen=f"no {which} snapshot")
     out = []
     for item in scenario.expect.metrics:
-        for name, labels, want in _targets(item, contract, after):
-            seen = after.value(name, labels) - before.value(name, labels)
-            series = format_series(name, labels)
-            ok = abs(seen - want) < 1e-9
-            reason = f"{series}: expected {_delta(want)}, seen {_delta(seen)}"
-            if not ok:
-                reason += "; " + _neighbours(before, after, name, labels)
-            ev = {"series": series, "before": before.value(name, labels), "after": after.value(name, labels)}
-            out.append(CheckResult("metric-delta", ok, reason, _delta(want), _delta(seen), evidence=ev, call_id=call_id, correlation_id=corr))
+        try:
+            found = targets(item, contract, after)
+        except UnmappedRole as exc:
+            out.append(unmapped("metric-delta", exc))
+            continue
+        for target in found:
+            out.append(_judge(target, before, after, evidence, contract, call_id, corr))
     return out
+
+
+def _judge(target: Target, before: MetricsSnapshot, after: MetricsSnapshot, evidence: Evidence, contract: Contract,
+           call_id: str | None, corr: str | None) -> CheckResult:
+    name, labels = target.series.name, target.series.labels
+    series = format_series(name, labels)
+    if not judgeable(target, evidence.shared, contract):
+        return not_observed("metric-delta", f"{series}: a zero delta cannot be told apart from other traffic on a shared target",
+                            "set contract.synthetic_label so synthetic calls count apart", expected=_delta(target.want),
+                            seen="shared target")[0]
+    seen = delta_of(target, before, after)
+    ok = holds(target, seen, evidence.shared)
+    bound = "at least " if evidence.shared and target.want > 0 else ""
+    reason = f"{series}: expected {bound}{_delta(target.want)}, seen {_delta(seen)}"
+    if not ok:
+        reason += "; " + _neighbours(before, after, name, labels)
+    elif not before.has(name) and not after.has(name):
+        reason += f" (no series named {name} is exposed: a counter not yet incremented counts as 0)"
+    ev = {"series": series, "before": before.value(name, labels), "after": after.value(name, labels)}
+    return CheckResult("metric-delta", ok, reason, bound + _delta(target.want), _delta(seen), evidence=ev,
+                       call_id=call_id, correlation_id=corr)

@@ -14,9 +14,10 @@ import operator
 from collections.abc import Callable
 
 from .._evidence import CheckResult, Evidence, PromqlEvaluation
-from .._profile import Contract
+from .._contract import Contract, render_promql
+from .._errors import UnmappedRole
 from .._scenario import PromqlExpectation, Scenario
-from ._common import not_observed
+from ._common import blind, unmapped
 
 __all__ = ["OPS", "check_promql", "promql_holds", "substitute_window"]
 
@@ -47,11 +48,16 @@ def _fmt(values: tuple[tuple[str, float], ...]) -> str:
 
 def check_promql(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """promql: each query's answer satisfies ``op value`` (needs a Prometheus: --stack or prometheus_url)."""
-    if not (evidence.prometheus or "prometheus" in evidence.sources):
-        return not_observed("promql", "no Prometheus was queried", "run with --stack, or set prometheus_url in the profile")
+    if (missing := blind("promql", evidence, "prometheus")) is not None:
+        return missing
     found = {e.index: e for e in evidence.promql}
     out = []
     for i, item in enumerate(scenario.expect.promql):
+        try:
+            render_promql(contract, item.query)
+        except UnmappedRole as exc:
+            out.append(unmapped("promql", exc))
+            continue
         ev = found.get(i)
         expected = f"{item.op} {item.value:g}"
         kind = "range" if item.range else "instant"

@@ -10,9 +10,9 @@ report shows how fast the on-call people would really have been paged.
 from __future__ import annotations
 
 from .._evidence import CheckResult, Evidence, StackAlertSeen
-from .._profile import Contract
+from .._contract import Contract
 from .._scenario import Scenario, StackAlertExpectation
-from ._common import not_observed
+from ._common import blind
 
 __all__ = ["check_stack_alerts", "fault_to_alert_s", "stack_alert_holds"]
 
@@ -64,8 +64,8 @@ def _reason(item: StackAlertExpectation, seen: StackAlertSeen) -> tuple[str, str
 
 def check_stack_alerts(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """alertmanager-alert: one result per expected alert (needs a Prometheus: --stack or prometheus_url)."""
-    if not (evidence.prometheus or "prometheus" in evidence.sources):
-        return not_observed("alertmanager-alert", "no Prometheus was queried", "run with --stack, or set prometheus_url in the profile")
+    if (missing := blind("alertmanager-alert", evidence, "prometheus")) is not None:
+        return missing
     found = {s.alertname: s for s in evidence.stack_alerts}
     out = []
     for item in scenario.expect.stack_alerts:

@@ -16,15 +16,16 @@ from __future__ import annotations
 import re
 
 from .._evidence import CheckResult, Evidence, Exchange
-from .._profile import Contract
+from .._contract import Contract, dig
+from .._errors import UnmappedRole
 from .._scenario import Scenario
 from .._spans import Span
-from ._common import answered, call_correlation_id, not_observed, request_header, where
+from ._common import answered, blind, call_correlation_id, request_header, unmapped, where
 
 __all__ = ["check_trace_attributes", "check_trace_continuity", "check_trace_error_status"]
 
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-CALCOM_FAILURES = frozenset({"calendar_unavailable", "rate_limited", "calendar_timeout"})
+CALCOM_FAILURES = ("calendar_unavailable", "rate_limited", "calendar_timeout")  # result value roles
 CORRELATION_FALLBACKS = ("correlation_id", "correlation.id")
 
 
@@ -50,7 +51,7 @@ def server_spans(evidence: Evidence, trace_id: str, parent_id: str) -> list[Span
 
 
 def correlation_of(span: Span, contract: Contract) -> str | None:
-    value = span.attr(contract.span_correlation_attribute, *CORRELATION_FALLBACKS)
+    value = span.attr(contract.spans.correlation_attribute, *CORRELATION_FALLBACKS)
     return str(value) if value is not None else None
 
 
@@ -89,8 +90,6 @@ def _descendants(evidence: Evidence, root: Span) -> list[str]:
     return out
 
 
-def _no_backend(name: str) -> list[CheckResult]:
-    return not_observed(name, "the target profile names no trace backend", "set traces.kind in the profile")
 
 
 def _no_traced_steps(name: str) -> list[CheckResult]:
@@ -100,8 +99,8 @@ def _no_traced_steps(name: str) -> list[CheckResult]:
 
 def check_trace_continuity(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """trace-continuity: each traced request continues the sent trace, and Cal.com spans hang below it."""
-    if not evidence.traces_observed:
-        return _no_backend("trace-continuity")
+    if (missing := blind("trace-continuity", evidence, "traces")) is not None:
+        return missing
     items = traced(evidence)
     if not items:
         return _no_traced_steps("trace-continuity")
@@ -133,22 +132,22 @@ def check_trace_continuity(scenario: Scenario, evidence: Evidence, contract: Con
 
 def check_trace_attributes(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """trace-attributes: server spans carry the call's call_id and correlation ID."""
-    if not evidence.traces_observed:
-        return _no_backend("trace-attributes")
+    if (missing := blind("trace-attributes", evidence, "traces")) is not None:
+        return missing
     items = traced(evidence)
     if not items:
         return _no_traced_steps("trace-attributes")
     out = []
     for x, trace_id, span_id in items:
         corr = call_correlation_id(scenario, evidence, x.call_id, contract)
-        want = f"{contract.span_call_id_attribute}={x.call_id}, {contract.span_correlation_attribute}={corr}"
+        want = f"{contract.spans.call_id_attribute}={x.call_id}, {contract.spans.correlation_attribute}={corr}"
         servers = server_spans(evidence, trace_id, span_id)
         if not servers:
             out.append(CheckResult("trace-attributes", False, f"{where(x)}: no server span to read attributes from", want, "no span", call_id=x.call_id, correlation_id=corr, step=x.step))
             continue
         span = servers[0]
-        got_call, got_corr = span.attr(contract.span_call_id_attribute), correlation_of(span, contract)
-        seen = f"{contract.span_call_id_attribute}={got_call}, {contract.span_correlation_attribute}={got_corr}"
+        got_call, got_corr = span.attr(contract.spans.call_id_attribute), correlation_of(span, contract)
+        seen = f"{contract.spans.call_id_attribute}={got_call}, {contract.spans.correlation_attribute}={got_corr}"
         ok = got_call == x.call_id and got_corr is not None and (corr is None or got_corr == corr)
         reason = f"{where(x)}: server span {span.name!r} " + ("names the call and its correlation ID" if ok else "does not name the call and its correlation ID")
         out.append(CheckResult("trace-attributes", ok, reason, want, seen, call_id=x.call_id, correlation_id=corr, step=x.step))
@@ -157,13 +156,17 @@ def check_trace_attributes(scenario: Scenario, evidence: Evidence, contract: Con
 
 def check_trace_error_status(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """trace-error-status: a traced step answered with a Cal.com failure has a Cal.com span with error status."""
-    if not evidence.traces_observed:
-        return _no_backend("trace-error-status")
+    if (missing := blind("trace-error-status", evidence, "traces")) is not None:
+        return missing
+    try:
+        error_path = contract.result_field("error")
+    except UnmappedRole as exc:
+        return [unmapped("trace-error-status", exc)]
+    words = {w for role in CALCOM_FAILURES if (w := contract.results.values.get(role))}
     out = []
     for x, trace_id, span_id in traced(evidence):
-        body = x.response_json
-        failure = body.get("error") if isinstance(body, dict) else None
-        if failure not in CALCOM_FAILURES:
+        _, failure = dig(x.response_json, error_path)
+        if failure not in words:
             continue
         corr = call_correlation_id(scenario, evidence, x.call_id, contract)
         servers = server_spans(evidence, trace_id, span_id)

@@ -31,12 +31,17 @@ def parse_exposition(text: str, taken_at: float) -> MetricsSnapshot:
     Raises ``ValueError`` when the text is not an exposition.
     """
     samples: dict[SeriesKey, float] = {}
+    duplicates: list[SeriesKey] = []
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name.endswith(_DROPPED_SUFFIXES):
                 continue
-            samples[series_key(sample.name, sample.labels)] = float(sample.value)
-    return MetricsSnapshot(taken_at=taken_at, samples=samples)
+            key = series_key(sample.name, sample.labels)
+            if key in samples:  # Prometheus keeps the first sample of a series and drops the rest
+                duplicates.append(key)
+                continue
+            samples[key] = float(sample.value)
+    return MetricsSnapshot(taken_at=taken_at, samples=samples, duplicates=tuple(duplicates))
 
 
 class MetricsScraper:
