@@ -68,6 +68,23 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rules(args: argparse.Namespace) -> int:
+    from ._profile import load_profile
+    from ._rules import render_rules
+
+    contract = load_profile(args.target).contract if args.target else None
+    text = render_rules(contract, strict=False)
+    for line in text.splitlines():
+        if " left out: " in line:
+            print(f"callprobe: note: {line.strip().lstrip('# ')}", file=sys.stderr)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _wait_for_signal() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -190,6 +207,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--start", default=None, help="call start time (ISO 8601) or 'now' (default)")
     plan.add_argument("--redact", action="store_true", help="hide signatures (for sharing the output)")
     plan.set_defaults(func=_cmd_plan)
+
+    rules = sub.add_parser("rules", help="print the shipped Prometheus alert rules in a target's words")
+    rules.add_argument("--target", default=None, metavar="PROFILE", help="target profile whose contract names the metrics (default: the contract's defaults)")
+    rules.add_argument("-o", "--output", default=None, metavar="FILE", help="write the rules to FILE instead of stdout")
+    rules.set_defaults(func=_cmd_rules)
 
     mock = sub.add_parser("mock", help="run a mock service")
     mock_sub = mock.add_subparsers(dest="mock", required=True)

@@ -168,6 +168,7 @@ class Evidence:
     metrics_before: MetricsSnapshot | None = None
     metrics_after: MetricsSnapshot | None = None
     metric_seen_at: dict[int, float] = field(default_factory=dict)
+    unseen_at: dict[str, float] = field(default_factory=dict)  # kind → start of the latest read that did not show it yet
     logs: list[LogLine] = field(default_factory=list)
     alerts: list[AlertPost] = field(default_factory=list)
     calcom: list[JournalEntry] = field(default_factory=list)

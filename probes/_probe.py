@@ -12,10 +12,8 @@ evidence made fail.
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable
 from dataclasses import dataclass, fields
 from typing import TypeVar
 
@@ -26,8 +24,10 @@ from ._checks import TELEMETRY_CHECKS, run_checks
 from ._checks._metrics import delta_of, holds
 from ._checks._metrics import targets as metric_targets
 from ._checks._telemetry import limits as telemetry_limits
+from ._checks._telemetry import seen_at as telemetry_seen_at
 from ._errors import ObserverError, UnmappedRole
 from ._evidence import CheckResult, Evidence, Exchange, Verdict
+from ._gate import OPEN, Gate, is_timed
 from ._observers import CalcomJournal, MetricsScraper, SentrySink, SlackSink, poll_until
 from ._observers._select import LogSource, TraceSource, error_source, log_source, trace_source
 from ._plan import Plan, build_plan
@@ -39,6 +39,7 @@ from ._stack_watch import StackWatch
 __all__ = ["Observers", "probe", "probe_sync"]
 
 T = TypeVar("T")
+POLL_MAX_S = 0.25  # the pause between polls grows to this: a second of waiting costs about eight polls
 LATE_MARGIN_S = 1.0  # how long past a time-to-telemetry limit the probe keeps looking, to tell late from never
 MAX_WAIT_FOR_LATE_S = 60.0  # limits beyond this are not waited out: what has not come by the deadline is "never"
 
@@ -103,12 +104,24 @@ def collection_deadline_s(scenario: Scenario, profile: TargetProfile) -> float:
     return max([profile.telemetry_deadline_s] + [t + LATE_MARGIN_S for t in timed if t <= MAX_WAIT_FOR_LATE_S])
 
 
-async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, ev: Evidence, marks: dict[str, int]) -> None:
+async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, ev: Evidence, marks: dict[str, int],
+                   gate: Gate) -> None:
     """Poll every source until the telemetry checks have settled or the deadline passes."""
 
     async def fetch() -> None:
+        async with gate.shared():
+            await _fetch()
+
+    timed_kinds = [limit.kind for limit in telemetry_limits(scenario, profile.contract)]
+
+    needed = _needed_streams(scenario)
+
+    async def _fetch() -> None:
+        started = time.time()
         sources = (("logs", ev.logs), ("alerts", ev.alerts), ("calcom", ev.calcom), ("traces", ev.spans), ("errors", ev.error_events))
         for name, target in sources:
+            if name not in needed:
+                continue
             source = getattr(obs, name)
             if source is not None and (page := await obs.guard(ev, name, source.read(marks[name]))) is not None:
                 items, marks[name] = page
@@ -117,19 +130,29 @@ async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, e
             ev.metrics_after = after
             _note_metric_times(scenario, profile, ev)
         ev.collected_at = time.time()
+        for kind in timed_kinds:  # what this read did not show was not visible when it began
+            if telemetry_seen_at(kind, scenario, ev, profile.contract) is None:
+                ev.unseen_at[kind] = started
 
     def telemetry_done() -> bool:
         return all(settled(r) for r in run_checks(scenario, ev, profile.contract, only=TELEMETRY_CHECKS))
 
-    await poll_until(fetch, telemetry_done, collection_deadline_s(scenario, profile))
+    await poll_until(fetch, telemetry_done, collection_deadline_s(scenario, profile), max_interval_s=POLL_MAX_S)
     if scenario.expect.alerts is not None and obs.alerts is not None:
         # An alert that must not come (or must come only once) needs a quiet period to be believed.
-        await poll_until(fetch, lambda: False, profile.quiet_period_s)
+        await poll_until(fetch, lambda: False, profile.quiet_period_s, max_interval_s=POLL_MAX_S)
+
+
+def _needed_streams(scenario: Scenario) -> frozenset[str]:
+    """The cursor sources a scenario's checks read while polling: spans and error events only when it expects them."""
+    extra = {"traces"} if scenario.expect.traces is not None else set()
+    extra |= {"errors"} if scenario.expect.errors is not None else set()
+    return frozenset({"logs", "alerts", "calcom", *extra})
 
 
 def settled(result: CheckResult) -> bool:
     """More waiting cannot change this result: it passed, or it measured telemetry that came late."""
-    if result.passed:
+    if result.passed and result.observed:
         return True
     return result.check == "time-to-telemetry" and isinstance(result.evidence, dict) and result.evidence.get("measured_ms") is not None
 
@@ -150,71 +173,58 @@ def _note_metric_times(scenario: Scenario, profile: TargetProfile, ev: Evidence)
             ev.metric_seen_at[i] = after.taken_at
 
 
-_paused = 0  # probes in this process inside their measured window
-_gc_was_enabled = True  # the collector's state when the first of them entered
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No automatic garbage collection while calls are timed (as ``timeit`` does).
-
-    A full collection stops every thread for 100 ms or more; when the target
-    runs in this process (the embedded default) or the harness is busy, that
-    pause would be charged to the gateway's latency. Nested probes share the
-    pause; collection resumes, and runs once, when the last one leaves.
-    """
-    global _paused, _gc_was_enabled
-    if _paused == 0:
-        _gc_was_enabled = gc.isenabled()
-    _paused += 1
-    gc.disable()
-    try:
-        yield
-    finally:
-        _paused -= 1
-        if _paused == 0 and _gc_was_enabled:
-            gc.enable()
-
-
 async def probe(
-    scenario: Scenario, profile: TargetProfile, *, seed: int | None = None, client: httpx.AsyncClient | None = None
+    scenario: Scenario, profile: TargetProfile, *, seed: int | None = None, client: httpx.AsyncClient | None = None,
+    gate: Gate | None = None,
 ) -> Verdict:
-    """Run ``scenario`` (all its calls and runs) against ``profile``'s target."""
+    """Run ``scenario`` (all its calls and runs) against ``profile``'s target.
+
+    ``gate`` is shared by probes that run concurrently in one process: a probe
+    that asserts a tight latency bound sends its calls alone (see
+    :class:`~probes._gate.TimingGate`).
+    """
     secrets = profile.secrets()
     own = client is None
     http = client or httpx.AsyncClient(timeout=profile.request_timeout_s)
+    gate = gate or OPEN
+    timed = is_timed(scenario)
     try:
         obs = Observers.from_profile(profile, http, secrets.metrics_token)
-        first = _plan(scenario, profile, secrets.retell_api_key, seed, 0)
-        ev = Evidence(plan=first, sources=obs.names(), shared=profile.shared)
-        if obs.calcom is not None:
-            await obs.guard(ev, "calcom", obs.calcom.set_script(scenario.calcom))
-        marks = await _marks(obs, ev)
+        async with gate.shared():
+            first = _plan(scenario, profile, secrets.retell_api_key, seed, 0)
+            ev = Evidence(plan=first, sources=obs.names(), shared=profile.shared)
+            if obs.calcom is not None:
+                await obs.guard(ev, "calcom", obs.calcom.set_script(scenario.calcom))
+            marks = await _marks(obs, ev)
         if obs.prometheus is not None:
             await obs.guard(ev, "prometheus", obs.prometheus.before(scenario))
         opts = RunOptions(base_url=profile.base_url, api_key=secrets.retell_api_key, time_scale=scenario.time_scale,
-                          timeout_s=profile.request_timeout_s, contract=profile.contract)
-        ev.started_at = time.time()
-        ev.metrics_before = await obs.guard(ev, "metrics", obs.metrics.snapshot()) if obs.metrics is not None else None
+                          timeout_s=profile.request_timeout_s, contract=profile.contract, gate=gate, timed=timed)
+        async with gate.shared():
+            ev.started_at = time.time()
+            ev.metrics_before = await obs.guard(ev, "metrics", obs.metrics.snapshot()) if obs.metrics is not None else None
         pending: tuple[Plan, list[Exchange]] | None = None
         try:
             for run in range(scenario.runs):
-                plan = first if run == 0 else _plan(scenario, profile, secrets.retell_api_key, seed, run)
-                with _gc_paused():
-                    pending = (plan, await run_plan(plan, http, opts))
+                async with gate.shared():
+                    plan = first if run == 0 else _plan(scenario, profile, secrets.retell_api_key, seed, run)
+                pending = (plan, await run_plan(plan, http, opts))  # each request passes the gate (probes._runner)
                 ev.exchanges.extend(pending[1])
                 if run < scenario.runs - 1:
-                    ev.cleanup.extend(await cancel_bookings(*pending, http, opts))
-            await _collect(scenario, profile, obs, ev, marks)
+                    async with gate.shared():
+                        ev.cleanup.extend(await cancel_bookings(*pending, http, opts))
+            await _collect(scenario, profile, obs, ev, marks, gate)
         finally:
-            if obs.calcom is not None:
-                await obs.guard(ev, "calcom", obs.calcom.set_script(CalcomScript()))
-            if pending is not None:
-                ev.cleanup.extend(await cancel_bookings(*pending, http, opts, extra=_journal_bookings(pending[0], ev)))
+            async with gate.shared():
+                if obs.calcom is not None:
+                    await obs.guard(ev, "calcom", obs.calcom.set_script(CalcomScript()))
+                if pending is not None:
+                    ev.cleanup.extend(await cancel_bookings(*pending, http, opts, extra=_journal_bookings(pending[0], ev)))
         if obs.prometheus is not None:  # after the fault is lifted, so resolution can be seen
             await obs.guard(ev, "prometheus", obs.prometheus.after(scenario, ev))
-        ev.finished_at = time.time()
-        return Verdict(scenario=scenario.name, results=run_checks(scenario, ev, profile.contract), evidence=ev)
+        async with gate.shared():
+            ev.finished_at = time.time()
+            return Verdict(scenario=scenario.name, results=run_checks(scenario, ev, profile.contract), evidence=ev)
     finally:
         if own:
             await http.aclose()

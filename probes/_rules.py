@@ -17,12 +17,14 @@ from pathlib import Path
 import yaml
 
 from ._contract import Contract, render_promql
+from ._errors import UnmappedRole
 
 __all__ = ["RULES_TEMPLATE", "compress_rules", "render_rules", "rules_template_path"]
 
 RULES_TEMPLATE = "gateway.rules.tmpl.yml"
 _DURATION = re.compile(r"\[(\d+)m\]")
 _FOR = re.compile(r"^(\d+)m$")
+_RULE = re.compile(r"(?m)^(?=      - alert:)")
 
 
 def rules_template_path() -> Path:
@@ -30,10 +32,26 @@ def rules_template_path() -> Path:
     return Path(str(resources.files("probes") / "rules" / RULES_TEMPLATE))
 
 
-def render_rules(contract: Contract | None = None, template: str | None = None) -> str:
-    """The shipped rules in the words of ``contract`` (the defaults when None); raises UnmappedRole."""
+def render_rules(contract: Contract | None = None, template: str | None = None, *, strict: bool = True) -> str:
+    """The shipped rules in the words of ``contract`` (the defaults when None).
+
+    A rule that needs a role the contract cannot map raises UnmappedRole, or
+    with ``strict=False`` is left out with a comment saying why (a gateway
+    without a Cal.com error counter still wants the other rules).
+    """
     text = template if template is not None else rules_template_path().read_text(encoding="utf-8")
-    return render_promql(contract or Contract(), text)
+    terms = contract or Contract()
+    blocks = _RULE.split(text)
+    out = [render_promql(terms, blocks[0])]
+    for block in blocks[1:]:
+        try:
+            out.append(render_promql(terms, block))
+        except UnmappedRole as exc:
+            if strict:
+                raise
+            name = block.split("\n", 1)[0].split(":", 1)[1].strip()
+            out.append(f"      # {name} left out: {exc}\n")
+    return "".join(out)
 
 
 def compress_rules(text: str) -> str:

@@ -21,6 +21,7 @@ import httpx
 from ._contract import Contract, dig
 from ._errors import ScenarioError, UnmappedRole
 from ._evidence import Exchange
+from ._gate import OPEN, Gate
 from ._plan import Plan, PlannedCall, PlannedRequest, resolve_args_from, signature_header
 from ._retell import StepSpec, render_call
 from ._signing import SIGNATURE_HEADER, now_ms
@@ -46,6 +47,8 @@ class RunOptions:
     time_scale: float = 0.02
     timeout_s: float = 10.0
     contract: Contract = field(default_factory=Contract)
+    gate: Gate = OPEN  # shared with probes running concurrently (see probes._gate)
+    timed: bool = False  # each request goes out alone through the gate
 
 
 @dataclass
@@ -72,18 +75,22 @@ async def _send(client: httpx.AsyncClient, req: PlannedRequest, body: str, opts:
         delivery=req.delivery, kind=req.kind, method=req.method, path=req.path,
         request_headers=redact_headers(headers), request_body=body, sent_at=time.time(), expect=req.step.expect,
     )
-    started = time.perf_counter()
     limit = req.step.abandon_after_ms / 1000 if req.step.abandon_after_ms else None
     try:
         request = client.build_request(req.method, opts.base_url.rstrip("/") + req.path, content=body.encode() or None, headers=headers)
-        response = await asyncio.wait_for(client.send(request), timeout=limit)
-    except TimeoutError:
-        return _finish(base, started, abandoned=True, error=f"caller hung up after {limit * 1000:.0f} ms" if limit else "timeout")
-    except httpx.TimeoutException:
-        return _finish(base, started, error=f"no answer within {opts.timeout_s:g} s (timeout)")
-    except httpx.HTTPError as exc:
-        return _finish(base, started, error=f"{type(exc).__name__}: {exc or 'connection failed'}")
-    return _finish(base, started, response=response)
+    except (httpx.InvalidURL, httpx.HTTPError, ValueError) as exc:
+        return _finish(base, time.perf_counter(), error=f"cannot send: {type(exc).__name__}: {exc}")
+    async with opts.gate.hold(opts.timed, owner=req.call_id):
+        started = time.perf_counter()
+        try:
+            response = await asyncio.wait_for(client.send(request), timeout=limit)
+        except TimeoutError:
+            return _finish(base, started, abandoned=True, error=f"caller hung up after {limit * 1000:.0f} ms" if limit else "timeout")
+        except httpx.TimeoutException:
+            return _finish(base, started, error=f"no answer within {opts.timeout_s:g} s (timeout)")
+        except httpx.HTTPError as exc:
+            return _finish(base, started, error=f"{type(exc).__name__}: {exc or 'connection failed'}")
+        return _finish(base, started, response=response)
 
 
 def _finish(base: Exchange, started: float, *, response: httpx.Response | None = None, error: str | None = None, abandoned: bool = False) -> Exchange:

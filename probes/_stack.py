@@ -205,7 +205,7 @@ class Stack:
 
     def _write_prometheus_config(self, port: int) -> None:
         assert self._dir is not None
-        (self._dir / "rules.yml").write_text(compress_rules(render_rules(self.contract)), encoding="utf-8")
+        (self._dir / "rules.yml").write_text(compress_rules(render_rules(self.contract, strict=False)), encoding="utf-8")
         scrape = [{"job_name": "pushgateway", "honor_labels": True,
                    "static_configs": [{"targets": [f"127.0.0.1:{self.processes['pushgateway'].port}"]}]}]
         if self.target is not None:

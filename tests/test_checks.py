@@ -649,12 +649,28 @@ def test_time_to_telemetry() -> None:
     assert [r.evidence["measured_ms"] for r in results] == pytest.approx([250, 1500, 400])
     ev.logs, ev.metric_seen_at = [], {}
     ev.alerts = [AlertPost(end + 0.75, {"text": "x"})]
-    ev.collected_at = end + 3
+    ev.unseen_at = {"logs": end + 2.9, "metrics": end + 2.9, "alerts": end + 0.6}  # the latest reads that did not show them
     assert failures("time-to-telemetry", s, ev) == [
-        "logs: first log line of the run's calls never seen (waited 3000 ms; limit 1000 ms)",
-        "metrics: expected metric changes never seen (waited 3000 ms; limit 2000 ms)",
-        "alerts: first alert seen after 750 ms, late: over the limit of 500 ms",
+        "logs: first log line of the run's calls never seen (not visible 2900 ms after the call; limit 1000 ms)",
+        "metrics: expected metric changes never seen (not visible 2900 ms after the call; limit 2000 ms)",
+        "alerts: first alert seen after 750 ms, late: not visible yet 600 ms after the call, over the limit of 500 ms",
     ]
+
+
+def test_time_to_telemetry_that_the_probe_read_too_rarely_to_place_is_not_observed() -> None:
+    s = make_scenario(expect={"telemetry_within": {"alerts_ms": 500}})
+    ev = make_evidence(s)
+    end = max(x.sent_at + (x.latency_ms or 0) / 1000 for x in ev.exchanges)
+    ev.alerts = [AlertPost(end + 0.75, {"text": "x"})]
+    ev.unseen_at = {"alerts": end + 0.3}  # a busy probe: the read before the one that found it began at 300 ms
+    [undecided] = check("time-to-telemetry", s, ev)
+    assert not undecided.observed and undecided.reason == (
+        "not observed: alerts: first alert became visible between 300 ms and 750 ms after the call, and the limit of "
+        "500 ms lies in between (the probe could not read often enough to tell)")
+    ev.alerts = []
+    [never] = check("time-to-telemetry", s, ev)
+    assert not never.observed and never.reason.startswith(
+        "not observed: alerts: first alert not seen, but the last read began 300 ms after the call, before the limit of 500 ms")
 
 
 def test_time_to_telemetry_takes_the_contracts_sla_for_what_the_scenario_expects() -> None:

@@ -304,23 +304,3 @@ async def test_poll_until_fetches_once_and_gives_up_at_the_deadline() -> None:
 
     assert await poll_until(fetch, lambda: False, deadline_s=0) is False
     assert fetched == [1]
-
-
-def test_collection_is_paused_while_calls_are_timed_and_restored_after() -> None:
-    import gc
-
-    from probes._probe import _gc_paused
-
-    assert gc.isenabled()
-    with _gc_paused():
-        with _gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()  # the outer window is still timing calls
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with _gc_paused():
-            pass
-        assert not gc.isenabled(), "a collector the caller had turned off stays off"
-    finally:
-        gc.enable()

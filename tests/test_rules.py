@@ -101,3 +101,17 @@ def test_compressed_rules_keep_the_logic_and_scale_minutes_to_seconds(tmp_path: 
     (tmp_path / "fast.yml").write_text(text, encoding="utf-8")
     done = promtool(tmp_path, "check", "rules", "fast.yml")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_callprobe_rules_prints_them_for_a_profile_and_leaves_out_what_it_cannot_express(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from probes._cli import main
+
+    profile = tmp_path / "p.yaml"
+    profile.write_text("base_url: http://127.0.0.1:9\ncontract: {metrics: {errors: {name: null}}}\n", encoding="utf-8")
+    assert main(["rules", "--target", str(profile), "-o", str(tmp_path / "out.yml")]) == 0
+    rules = yaml.safe_load((tmp_path / "out.yml").read_text(encoding="utf-8"))["groups"][0]["rules"]
+    assert {r["alert"] for r in rules} == ALERTS - {"CalcomFailures"}
+    assert "CalcomFailures left out: metric 'errors' is mapped to null" in capsys.readouterr().err
+    assert main(["rules"]) == 0
+    assert "askproai_errors_total" in capsys.readouterr().out

@@ -46,6 +46,9 @@ def scrub_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     return scrubbed
 
 
+RELEASE = "callprobe-reference-gateway"
+
+
 class ErrorReporter:
     """Sends error events for one gateway; a no-op without a DSN or when ``enabled`` is false.
 
@@ -54,9 +57,13 @@ class ErrorReporter:
     """
 
     def __init__(
-        self, dsn: str | None, *, enabled: bool = True, environment: str = "callprobe", release: str | None = None, transport: Any = None
+        self, dsn: str | None, *, enabled: bool = True, environment: str = "callprobe", release: str = RELEASE, transport: Any = None
     ) -> None:
-        """``transport`` (a :class:`sentry_sdk.transport.Transport`) replaces HTTP delivery, for tests."""
+        """``transport`` (a :class:`sentry_sdk.transport.Transport`) replaces HTTP delivery, for tests.
+
+        ``release`` is always set: left unset, sentry-sdk asks ``git rev-parse`` for one, a
+        subprocess for every gateway the embedded target starts.
+        """
         self.enabled = enabled
         self._client: sentry_sdk.Client | None = None
         if dsn:

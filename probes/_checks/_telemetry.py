@@ -22,7 +22,7 @@ from .._contract import Contract
 from .._errors import UnmappedRole
 from .._evidence import AlertPost, CheckResult, Evidence
 from .._scenario import Scenario
-from ._common import blind, fmt_ms, own_alerts, own_logs, sole_call
+from ._common import blind, fmt_ms, not_observed, own_alerts, own_logs, sole_call
 from ._logs import matching_lines
 
 __all__ = ["Limit", "check_time_to_telemetry", "limits"]
@@ -92,6 +92,36 @@ def seen_at(kind: str, scenario: Scenario, evidence: Evidence, contract: Contrac
     return finders[kind]()
 
 
+def _timed(item: Limit, at: float | None, unseen: float | None, t0: float, call_id: str | None,
+           corr: str | None) -> CheckResult:
+    """One kind's verdict. Lateness is proven, not guessed: only a read that began after the limit and did
+    not show the telemetry makes it late (or never); a busy probe that read too rarely to tell says so."""
+    limit = item.limit_ms
+    measured = None if at is None else max(0.0, (at - t0) * 1000)
+    missing_after = None if unseen is None else max(0.0, (unseen - t0) * 1000)  # not visible yet at this point
+    ev = {"kind": item.kind, "measured_ms": measured, "not_visible_at_ms": missing_after, "limit_ms": limit}
+    proven = missing_after is not None and missing_after > limit
+    if measured is not None and measured <= limit:
+        reason, ok = f"{item.kind}: {item.what} seen after {fmt_ms(round(measured, 1))}, within the limit of {fmt_ms(limit)}", True
+    elif measured is not None and proven:
+        reason, ok = (f"{item.kind}: {item.what} seen after {fmt_ms(round(measured, 1))}, late: not visible yet "
+                      f"{fmt_ms(round(missing_after or 0))} after the call, over the limit of {fmt_ms(limit)}"), False
+    elif measured is None and proven:
+        reason, ok = f"{item.kind}: {item.what} never seen (not visible {fmt_ms(round(missing_after or 0))} after the call; limit {fmt_ms(limit)})", False
+    elif measured is not None:
+        return not_observed("time-to-telemetry", f"{item.kind}: {item.what} became visible between "
+                            f"{fmt_ms(round(missing_after or 0))} and {fmt_ms(round(measured))} after the call, and the limit of "
+                            f"{fmt_ms(limit)} lies in between", "the probe could not read often enough to tell",
+                            expected=f"<= {fmt_ms(limit)}", seen="undecided")[0]
+    else:
+        looked = f"the last read began {fmt_ms(round(missing_after))} after the call" if missing_after is not None else "no read after the call"
+        return not_observed("time-to-telemetry", f"{item.kind}: {item.what} not seen, but {looked}, before the limit of "
+                            f"{fmt_ms(limit)}", "the probe stopped waiting too early to tell", expected=f"<= {fmt_ms(limit)}",
+                            seen="undecided")[0]
+    seen = "never" if measured is None else fmt_ms(round(measured, 1))
+    return CheckResult("time-to-telemetry", ok, reason, f"<= {fmt_ms(limit)}", seen, evidence=ev, call_id=call_id, correlation_id=corr)
+
+
 def check_time_to_telemetry(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
     """time-to-telemetry: logs / metrics / alerts visible within their limits, from the first request sent."""
     timed = limits(scenario, contract)
@@ -105,17 +135,6 @@ def check_time_to_telemetry(scenario: Scenario, evidence: Evidence, contract: Co
         if (missing := blind("time-to-telemetry", evidence, item.kind)) is not None:
             out += missing
             continue
-        at = seen_at(item.kind, scenario, evidence, contract)
-        measured = None if at is None else max(0.0, (at - t0) * 1000)
-        ev = {"kind": item.kind, "measured_ms": measured, "limit_ms": item.limit_ms}
-        waited = fmt_ms(round(max(0.0, evidence.collected_at - t0) * 1000)) if evidence.collected_at else "the deadline"
-        if measured is None:
-            reason, ok = f"{item.kind}: {item.what} never seen (waited {waited}; limit {fmt_ms(item.limit_ms)})", False
-        else:
-            ok = measured <= item.limit_ms
-            verdict = "within" if ok else "late: over"
-            reason = f"{item.kind}: {item.what} seen after {fmt_ms(round(measured, 1))}, {verdict} the limit of {fmt_ms(item.limit_ms)}"
-        seen = "never" if measured is None else fmt_ms(round(measured, 1))
-        out.append(CheckResult("time-to-telemetry", ok, reason, f"<= {fmt_ms(item.limit_ms)}", seen, evidence=ev,
-                               call_id=call_id, correlation_id=corr))
+        out.append(_timed(item, seen_at(item.kind, scenario, evidence, contract), evidence.unseen_at.get(item.kind), t0,
+                          call_id, corr))
     return out
