@@ -8,20 +8,26 @@ from argv (argv shows up in ``ps``), and are never printed.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import math
 import os
+import re
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
 from ._errors import ProbeError
 from ._plan import build_plan
 from ._scenario import load_scenario
+
+if TYPE_CHECKING:
+    from mocks._serve import RunningServer
 
 __all__ = ["main"]
 
@@ -29,6 +35,12 @@ EXIT_USAGE = 2
 ENV_ALERT_WEBHOOK = "CALLPROBE_ALERT_WEBHOOK_URL"
 ENV_CALCOM_API_KEY = "CALCOM_API_KEY"
 ENV_SENTRY_DSN = "CALLPROBE_SENTRY_DSN"
+# A call's timestamps are milliseconds since 1970, and its appointment lies days after the call:
+# a start outside these bounds cannot be planned (Python's dates end in 9999).
+START_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+START_LATEST = datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC)
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?",
+                        re.ASCII)
 
 
 def _scenario_path(name: str) -> Path:
@@ -43,21 +55,29 @@ def _scenario_path(name: str) -> Path:
 
 
 def _parse_start(text: str | None) -> int | None:
+    """``--start`` as epoch milliseconds (``None``: now); a ProbeError for a time a call cannot start at."""
     if text is None or text == "now":
         return None
     try:
-        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = when if when.tzinfo else when.astimezone()  # a naive time is local, as timestamp() reads it
+        in_range = START_EARLIEST <= when <= START_LATEST
+    except (ValueError, OverflowError, OSError):
         raise ProbeError(f"--start: {text!r} is not an ISO 8601 time (e.g. 2026-01-02T16:00:00Z) or 'now'") from None
+    if not in_range:
+        raise ProbeError(f"--start: {text!r} is outside {START_EARLIEST:%Y-%m-%d} … {START_LATEST:%Y-%m-%d}: a call's "
+                         "timestamps are milliseconds since 1970 and its appointment is days later")
+    return int(when.timestamp() * 1000)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     scenario = load_scenario(_scenario_path(args.scenario))
+    start_ms = _parse_start(args.start)
     key = os.environ.get(ENV_RETELL_API_KEY)
     if not key:
         print(f"note: {ENV_RETELL_API_KEY} is not set; signing with the embedded target's demo key", file=sys.stderr)
         key = DEMO_RETELL_API_KEY
-    plan = build_plan(scenario, api_key=key, seed=args.seed, start_ms=_parse_start(args.start))
+    plan = build_plan(scenario, api_key=key, seed=args.seed, start_ms=start_ms)
     requests = [r.to_dict(redact=args.redact) for r in plan.requests()]
     if args.format == "json":
         doc = {"scenario": scenario.name, "seed": plan.seed, "run_id": plan.run_id, "requests": requests}
@@ -93,13 +113,18 @@ def _wait_for_signal() -> None:
         pass
 
 
-def _serve_forever(app: Any, host: str, port: int, banner: Callable[[str], str]) -> int:
+def _start(app: Any, host: str, port: int = 0) -> RunningServer:
+    """``serve_in_thread``, with an address it cannot listen on as a ProbeError (one line, exit 2)."""
     from mocks._serve import serve_in_thread
 
     try:
-        server = serve_in_thread(app, host=host, port=port)
+        return serve_in_thread(app, host=host, port=port)
     except RuntimeError as exc:
         raise ProbeError(str(exc)) from None
+
+
+def _serve_forever(app: Any, host: str, port: int, banner: Callable[[str], str]) -> int:
+    server = _start(app, host, port)
     print(banner(server.url), file=sys.stderr, flush=True)
     try:
         _wait_for_signal()
@@ -120,7 +145,7 @@ def _cmd_mock_calcom(args: argparse.Namespace) -> int:
 def _cmd_sink(args: argparse.Namespace) -> int:
     from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
-    kinds = {
+    kinds: dict[str, tuple[Callable[[], Any], str]] = {
         "slack": (create_sink_app, "Slack-compatible sink on {url} (post to {url}/slack/…; read {url}/api/messages)"),
         "otlp": (create_otlp_app, "OTLP/HTTP trace receiver on {url} (export to {url}/v1/traces; read {url}/api/spans)"),
         "sentry": (create_sentry_app, "Sentry envelope receiver on {url} (DSN http://public@<host:port>/1; read {url}/api/events)"),
@@ -130,25 +155,36 @@ def _cmd_sink(args: argparse.Namespace) -> int:
 
 
 def _cmd_gateway(args: argparse.Namespace) -> int:
-    from mocks.gateway import DEFECTS, GatewayConfig, create_app
+    from mocks.gateway import DEFECTS
 
     if args.list_defects:
         width = max(len(n) for n in DEFECTS)
         for name, text in sorted(DEFECTS.items()):
             print(f"{name:<{width}}  {text}")
         return 0
-    from mocks._serve import RunningServer, serve_in_thread
+    extra: dict[str, RunningServer] = {}  # embedded servers by name, stopped whatever happens
+    try:
+        return _run_gateway(args, extra)
+    finally:
+        for server in extra.values():
+            server.stop()
+
+
+def _run_gateway(args: argparse.Namespace, extra: dict[str, RunningServer]) -> int:
+    """Start what the gateway talks to (unless given), configure it and serve until a signal.
+
+    Without ``--calcom-url`` the gateway is self-contained: what it talks to
+    runs in this process, in ``extra``.
+    """
     from mocks.calcom import create_app as calcom_app
+    from mocks.gateway import GatewayConfig, create_app
     from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
-    # Without --calcom-url the gateway is self-contained: what it talks to runs in this process.
-    self_contained = args.calcom_url is None
-    extra: dict[str, RunningServer] = {}
-
     def embed(name: str, app: Any) -> RunningServer:
-        extra[name] = serve_in_thread(app, host=args.host)
+        extra[name] = _start(app, args.host)
         return extra[name]
 
+    self_contained = args.calcom_url is None
     calcom_url = args.calcom_url or embed("Cal.com mock", calcom_app()).url
     alert_url = os.environ.get(ENV_ALERT_WEBHOOK) or f"{embed('alert sink', create_sink_app()).url}/slack/alerts"
     otlp, dsn = args.otlp_endpoint, os.environ.get(ENV_SENTRY_DSN)
@@ -178,11 +214,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
             lines.append(f"  seeded defects: {', '.join(sorted(args.defect))}")
         return "\n".join(lines)
 
-    try:
-        return _serve_forever(create_app(config), args.host, args.port, banner)
-    finally:
-        for server in extra.values():
-            server.stop()
+    return _serve_forever(create_app(config), args.host, args.port, banner)
 
 
 def _port(text: str) -> int:
@@ -196,8 +228,36 @@ def _port(text: str) -> int:
     return port
 
 
+def _host(text: str) -> str:
+    """An address to listen on for argparse: an IP address or a host name (resolved when binding)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not an IP address or host name") from None
+    return text
+
+
+def _seconds(text: str) -> float:
+    """A duration for argparse: a finite number of seconds, 0 or more (``float()`` alone takes nan and inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds >= 0")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as the one ``callprobe: error: …`` line every other error is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"callprobe: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="callprobe", description="Synthetic test calls for voice-AI phone gateways.")
+    parser = _Parser(prog="callprobe", description="Synthetic test calls for voice-AI phone gateways.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     plan = sub.add_parser("plan", help="print the signed HTTP requests of one synthetic call")
@@ -217,24 +277,24 @@ def _parser() -> argparse.ArgumentParser:
     mock_sub = mock.add_subparsers(dest="mock", required=True)
     calcom = mock_sub.add_parser("calcom", help="the Cal.com API mock with its /__admin API")
     calcom.add_argument("--port", type=_port, default=8090)
-    calcom.add_argument("--host", default="127.0.0.1")
+    calcom.add_argument("--host", type=_host, default="127.0.0.1")
     calcom.set_defaults(func=_cmd_mock_calcom)
 
     sink = sub.add_parser("sink", help="a receiver that records what a gateway sends out (alerts, spans, error events)")
     sink.add_argument("--kind", choices=("slack", "otlp", "sentry"), default="slack",
                       help="slack: incoming-webhook alerts; otlp: OTLP/HTTP traces; sentry: Sentry envelopes")
     sink.add_argument("--port", type=_port, default=8091)
-    sink.add_argument("--host", default="127.0.0.1")
+    sink.add_argument("--host", type=_host, default="127.0.0.1")
     sink.set_defaults(func=_cmd_sink)
 
     gw = sub.add_parser("gateway", help="run the reference gateway (the embedded default target)")
     gw.add_argument("--port", type=_port, default=8080)
-    gw.add_argument("--host", default="127.0.0.1")
+    gw.add_argument("--host", type=_host, default="127.0.0.1")
     gw.add_argument("--calcom-url", default=None, help="Cal.com base URL (default: an embedded Cal.com mock)")
     gw.add_argument("--log-file", default=None, help="also write JSON log lines to this file")
     gw.add_argument("--otlp-endpoint", default=None, metavar="URL",
                     help="export spans over OTLP/HTTP to URL/v1/traces (error reports: CALLPROBE_SENTRY_DSN)")
-    gw.add_argument("--alert-cooldown", type=float, default=300.0, metavar="SECONDS", help="silence per alert group after an alert (default 300)")
+    gw.add_argument("--alert-cooldown", type=_seconds, default=300.0, metavar="SECONDS", help="silence per alert group after an alert (default 300)")
     gw.add_argument("--defect", action="append", default=[], metavar="NAME", help="seed a defect (repeatable)")
     gw.add_argument("--list-defects", action="store_true", help="list the seeded defects and exit")
     gw.set_defaults(func=_cmd_gateway)

@@ -80,3 +80,26 @@ def test_stale_and_forged_modes_do_not_verify() -> None:
         sig = req.headers.get("X-Retell-Signature")
         valid = sig is not None and sdk_verify(req.body, KEY, sig)
         assert valid == (req.step.signature == "valid"), req.label
+
+
+@pytest.mark.parametrize(("start", "why"), [
+    ("9999-12-31T23:59:59Z", "is outside 1970-01-01 … 9998-12-31"),
+    ("0001-01-01T00:00:00Z", "is outside 1970-01-01 … 9998-12-31"),
+    ("1969-12-31T23:59:59Z", "is outside 1970-01-01 … 9998-12-31"),
+    ("10000-01-01T00:00:00Z", "is not an ISO 8601 time"),
+    ("2026-02-30T10:00:00Z", "is not an ISO 8601 time"),
+    ("tomorrow", "is not an ISO 8601 time"),
+])
+def test_a_start_no_call_can_have_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                     start: str, why: str) -> None:
+    monkeypatch.setenv("RETELL_API_KEY", KEY)
+    assert main(["plan", HAPPY, "--start", start]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"callprobe: error: --start: {start!r} {why}")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("start", ["1970-01-01T00:00:00Z", "9998-12-31T23:59:59Z", "2026-01-02T16:00:00+01:00"])
+def test_starts_at_the_edges_still_plan(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], start: str) -> None:
+    monkeypatch.setenv("RETELL_API_KEY", KEY)
+    assert _plan_json(capsys, "--start", start)["requests"]

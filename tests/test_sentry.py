@@ -17,7 +17,9 @@ import httpx
 import pytest
 import respx
 import sentry_sdk.transport
+from sentry_sdk.envelope import Envelope, Item
 
+from mocks._input import MAX_BODY_BYTES
 from mocks._serve import RunningServer, serve_in_thread
 from mocks.gateway import GatewayConfig, create_app
 from mocks.gateway._errors_report import ErrorReporter, scrub_event
@@ -114,10 +116,9 @@ def test_envelope_parser_handles_sized_and_unsized_items() -> None:
     body = b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","dsn":"https://public@sentry.example.com/1"}\n' \
         b'{"type":"attachment","length":10,"content_type":"text/plain","filename":"hello.txt"}\n\xef\xbb\xbfHello\r\n\n' \
         b'{"type":"event","content_type":"application/json","filename":"application.log"}\n{"message":"hello world","level":"error"}\n'
-    header, items = parse_envelope(body)
+    header, events = parse_envelope(body)  # the 10-byte attachment (with its own CRLF) is skipped, by its length
     assert header["event_id"] == "9ec79c33ec9942ab8353589fcb2e04dc"
-    assert [h["type"] for h, _ in items] == ["attachment", "event"]
-    assert items[0][1] == b"\xef\xbb\xbfHello\r\n" and json.loads(items[1][1]) == {"message": "hello world", "level": "error"}
+    assert events == [{"message": "hello world", "level": "error"}]
 
 
 def test_receiver_accepts_gzip_and_rejects_garbage(receiver: RunningServer) -> None:
@@ -128,4 +129,43 @@ def test_receiver_accepts_gzip_and_rejects_garbage(receiver: RunningServer) -> N
     [stored] = events_for(receiver, "call_gzip")
     assert stored["project"] == "7"
     bad = httpx.post(url, content=b"not json\n", timeout=5)
-    assert bad.status_code == 400 and "envelope header is not JSON" in bad.json()["detail"]
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("invalid envelope: Expecting value")
+
+
+def test_the_receiver_reads_what_sentry_sdk_writes() -> None:
+    envelope = Envelope(headers={"event_id": "9ec79c33ec9942ab8353589fcb2e04dc"})
+    envelope.add_event({"message": "boom", "tags": {"call_id": "call_sdk"}, "extra": {"ratio": 0.5}})
+    envelope.add_item(Item(payload=b"\n\nraw\n", type="attachment"))
+    envelope.add_session({"sid": "s", "status": "ok"})
+    header, events = parse_envelope(envelope.serialize())
+    assert header == {"event_id": "9ec79c33ec9942ab8353589fcb2e04dc"}
+    assert events == [{"message": "boom", "tags": {"call_id": "call_sdk"}, "extra": {"ratio": 0.5}}]
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"", "invalid envelope: Expecting value"),
+    (b"5\n", "invalid envelope: a header is not a JSON object"),
+    (b'[["event_id", "x", "y"]]\n', "invalid envelope: dictionary update sequence element #0 has length 3"),
+    (b'{}\n["not", "a", "header"]\n{}\n', "invalid envelope: a header is not a JSON object"),
+    (b'{}\n{"type": "event", "length": "ten"}\n{}\n', "invalid envelope: a header is not a JSON object or an item length"),
+    (b'{}\n{"type": "event", "length": 100000000000000000000000}\n{}\n', "invalid envelope: a header is not a JSON"),
+    (b'{}\n{"type": "event"}\n[1, 2]\n', "invalid envelope: item 0 (an event) is not a JSON object"),
+    (b'{}\n{"type": "event"}\n{"extra": {"x": NaN}}\n', "invalid envelope: JSON number out of range (nan)"),
+    (b'{}\n{"type": "event"}\n{"a":' + b"[" * 500 + b"]" * 500 + b"}\n", "invalid envelope: JSON nested deeper than 100 levels"),
+    (b'{}\n{"type": "event"}\n' + b"[" * 100_000 + b"\n", "invalid envelope: maximum recursion depth exceeded"),
+], ids=["empty", "header-number", "header-list", "item-header-list", "length-text", "length-huge", "event-list", "nan", "deep", "very-deep"])
+async def test_malformed_envelopes_are_a_one_line_400_and_store_nothing(body: bytes, reason: str) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_sentry_app()), base_url="http://sentry") as client:
+        response = await client.post("/api/1/envelope/", content=body)
+        detail = response.json()["detail"]
+        assert response.status_code == 400 and "\n" not in detail and detail.startswith(reason), detail
+        assert (await client.get("/api/events")).json() == {"events": [], "next": 0}
+
+
+async def test_envelopes_are_bounded_before_and_after_gzip() -> None:
+    bomb = gzip.compress(b"{}\n" + b" " * MAX_BODY_BYTES)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_sentry_app()), base_url="http://sentry") as client:
+        big = await client.post("/api/1/envelope/", content=b" " * (MAX_BODY_BYTES + 1))
+        inflated = await client.post("/api/1/envelope/", content=bomb, headers={"Content-Encoding": "gzip"})
+    assert (big.status_code, inflated.status_code) == (413, 413)
+    assert "limit" in big.json()["detail"] and "limit" in inflated.json()["detail"]

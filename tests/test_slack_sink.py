@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from mocks._input import MAX_BODY_BYTES
 from mocks._serve import serve_in_thread
-from mocks.sinks import SlackSink, create_sink_app
+from mocks.sinks import SlackSink, create_alertmanager_receiver_app, create_sink_app
 
 
 def _client() -> httpx.AsyncClient:
@@ -60,3 +61,23 @@ def test_sink_over_loopback() -> None:
         with httpx.Client(base_url=server.url, timeout=5) as client:
             assert client.post("/slack/services/T/B/X", json={"text": "loopback"}).text == "ok"
             assert client.get("/api/messages").json()["messages"][0]["json"] == {"text": "loopback"}
+
+
+async def test_hostile_posts_are_refused_and_the_readback_still_works() -> None:
+    async with _client() as client:
+        for body in (b"[" * 100_000, b'{"text": NaN}', b'{"n": 1e999}', b"\xff"):
+            refused = await client.post("/slack/alerts", content=body)
+            assert (refused.status_code, refused.text) == (400, "invalid_payload")
+        big = await client.post("/slack/alerts", content=b" " * (MAX_BODY_BYTES + 1))
+        assert (big.status_code, big.text) == (413, "payload_too_large")
+        assert (await client.get("/api/messages")).json() == {"messages": [], "next": 0}
+
+
+async def test_alertmanager_receiver_records_and_refuses_like_the_sink() -> None:
+    transport = httpx.ASGITransport(app=create_alertmanager_receiver_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+        assert (await client.post("/alertmanager", json={"version": "4", "status": "firing"})).text == "ok"
+        refused = await client.post("/alertmanager", content=b"[" * 100_000)
+        assert (refused.status_code, refused.text) == (400, "invalid JSON")
+        [message] = (await client.get("/api/messages")).json()["messages"]
+    assert message["path"] == "/alertmanager" and message["json"]["status"] == "firing"

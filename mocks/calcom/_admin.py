@@ -8,7 +8,6 @@ scenario file is found from the error alone.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +17,8 @@ from starlette.routing import Route
 
 from probes._calcom import CalcomScript
 
+from mocks._events import cursor_route
+from mocks._input import BadInput, TooLarge, load_json, read_body
 from mocks.calcom._mock import CalcomMock
 
 __all__ = ["admin_routes"]
@@ -29,9 +30,10 @@ def _mock(request: Request) -> CalcomMock:
     return mock
 
 
-def _bad(message: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
-    """A 400 that says what was wrong, in one line plus the field list."""
-    return JSONResponse({"error": "bad_request", "message": message, "errors": errors or []}, status_code=400)
+def _bad(message: str, errors: list[dict[str, Any]] | None = None, *, status: int = 400) -> JSONResponse:
+    """A 400 (or 413) that says what was wrong, in one line plus the field list."""
+    kind = "payload_too_large" if status == 413 else "bad_request"
+    return JSONResponse({"error": kind, "message": message, "errors": errors or []}, status_code=status)
 
 
 async def reset(request: Request) -> Response:
@@ -41,12 +43,13 @@ async def reset(request: Request) -> Response:
 
 
 async def put_script(request: Request) -> Response:
-    """``PUT /__admin/script``: replace the script (body ``CalcomScript``)."""
-    raw = await request.body()
+    """``PUT /__admin/script``: replace the script (body ``CalcomScript``; limits in :class:`CalcomRule`)."""
     try:
-        payload = json.loads(raw or b"null")
-    except ValueError as exc:
-        return _bad(f"script body is not JSON: {exc}")
+        payload = load_json(await read_body(request) or b"null")
+    except TooLarge as exc:
+        return _bad(f"script {exc}", status=413)
+    except BadInput as exc:
+        return _bad(f"script body is {exc}" if exc.pos is not None else f"script body: {exc}")
     try:
         script = CalcomScript.model_validate(payload)
     except ValidationError as exc:
@@ -69,23 +72,6 @@ async def delete_script(request: Request) -> Response:
     return JSONResponse({"rules": []})
 
 
-async def journal(request: Request) -> Response:
-    """``GET /__admin/journal?after=N`` → ``{"entries": [...], "next": N}`` (poll with ``after=next``).
-
-    ``after=-1`` answers no entries and the current cursor: a reader that only
-    wants what comes next need not download the whole journal first.
-    """
-    raw = request.query_params.get("after", "0")
-    if not raw.lstrip("-").isdigit():
-        return _bad(f"after must be an integer, got {raw!r}")
-    after = int(raw)
-    if after < 0:
-        return JSONResponse({"entries": [], "next": _mock(request).cursor()})
-    entries = _mock(request).journal(after)
-    following = entries[-1].seq if entries else after
-    return JSONResponse({"entries": [e.model_dump(mode="json") for e in entries], "next": following})
-
-
 async def bookings(request: Request) -> Response:
     """``GET /__admin/bookings``: every booking in the v2 output shape."""
     return JSONResponse({"bookings": _mock(request).bookings()})
@@ -96,14 +82,16 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def admin_routes() -> list[Route]:
-    """The ``/__admin`` routes, mounted before the catch-all API route."""
+def admin_routes(mock: CalcomMock) -> list[Route]:
+    """The ``/__admin`` routes of ``mock``, mounted before the catch-all API route."""
     return [
         Route("/__admin/reset", reset, methods=["POST"]),
         Route("/__admin/script", put_script, methods=["PUT"]),
         Route("/__admin/script", get_script, methods=["GET"]),
         Route("/__admin/script", delete_script, methods=["DELETE"]),
-        Route("/__admin/journal", journal, methods=["GET"]),
+        # GET /__admin/journal?after=N → {"entries": [...], "next": N}; after=-1: none, the current cursor
+        cursor_route("/__admin/journal", mock.entries, "entries", render=lambda entry: entry.model_dump(mode="json"),
+                     error=_bad),
         Route("/__admin/bookings", bookings, methods=["GET"]),
         Route("/__admin/health", health, methods=["GET"]),
     ]

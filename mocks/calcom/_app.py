@@ -1,6 +1,7 @@
 """The Starlette ASGI app: the admin API plus every Cal.com path, on one port.
 
-Delays and hangs are awaited here, never slept: :meth:`CalcomMock.wait`
+Bodies are read up to :data:`mocks._input.MAX_BODY_BYTES` (more is Nest's
+bare 413). Delays and hangs are awaited here, never slept: :meth:`CalcomMock.wait`
 returns when the time is up, the mock is reset, the server shuts down, or the
 client hangs up (ASGI ``http.disconnect``), so a hung request cannot keep a
 test server from stopping once its client has given up.
@@ -16,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mocks._input import TooLarge, read_body
 from mocks.calcom._admin import admin_routes
-from mocks.calcom._http import ApiRequest, html_gateway_page
+from mocks.calcom._http import ApiError, ApiRequest, error_response, html_gateway_page
 from mocks.calcom._mock import CalcomMock
 
 __all__ = ["create_app"]
@@ -36,7 +38,12 @@ async def _disconnected(request: Request) -> None:
 async def _api(request: Request) -> Response:
     """Any Cal.com path: let the mock decide, then wait as scripted and answer."""
     mock: CalcomMock = request.app.state.mock
-    body = await request.body()
+    try:
+        body = await read_body(request)
+    except TooLarge:  # body-parser's PayloadTooLargeError: Nest's bare shape, not the envelope (calcom.md §3.2)
+        too_large = error_response(ApiError(413, "request entity too large", kind="bare"),
+                                   ApiRequest(request.method, request.url.path), mock.now())
+        return Response(too_large.body, status_code=413, media_type=too_large.media_type)
     api_request = ApiRequest(
         method=request.method, path=request.url.path, query=list(request.query_params.multi_items()),
         headers={k.lower(): v for k, v in request.headers.items()}, body=body,
@@ -62,7 +69,7 @@ def create_app(mock: CalcomMock | None = None) -> Starlette:
         yield
         the_mock.release()
 
-    routes = [*admin_routes(), Route("/{path:path}", _api, methods=_METHODS)]
+    routes = [*admin_routes(the_mock), Route("/{path:path}", _api, methods=_METHODS)]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.mock = the_mock
     return app

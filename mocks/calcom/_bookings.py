@@ -22,6 +22,7 @@ from probes._calcom import (
     SLOT_TAKEN_MESSAGE,
 )
 
+from mocks._input import strict_int
 from mocks.calcom._http import ApiError, ApiRequest, ApiResponse, success
 from mocks.calcom._render import booking_output, video_url
 from mocks.calcom._state import Attendee, Booking, Calendar, EventTypeConfig, new_uid
@@ -243,11 +244,9 @@ def list_bookings(ctx: Ctx) -> ApiResponse:
 
 
 def _int_arg(value: str | None, default: int) -> int:
-    """A numeric query parameter, the default when absent or not a number."""
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
+    """A numeric query parameter, the default when absent or not an ASCII integer."""
+    number = strict_int(value)
+    return default if number is None else number
 
 
 def _matches(ctx: Ctx, booking: Booking) -> bool:
@@ -258,11 +257,13 @@ def _matches(ctx: Ctx, booking: Booking) -> bool:
         return False
     if arg("attendeeEmail") and all(a.email != arg("attendeeEmail") for a in booking.attendees):
         return False
-    if arg("attendeeName") and all(arg("attendeeName") not in a.name for a in booking.attendees):
+    name = arg("attendeeName")
+    if name and all(name not in a.name for a in booking.attendees):
         return False
     if arg("bookingUid") and booking.uid != arg("bookingUid"):
         return False
-    ids = {int(x) for x in (arg("eventTypeIds") or arg("eventTypeId") or "").split(",") if x.strip().isdigit()}
+    raw_ids = (arg("eventTypeIds") or arg("eventTypeId") or "").split(",")
+    ids = {strict_int(x.strip(), lo=1) for x in raw_ids} - {None}
     if ids and booking.event_type_id not in ids:
         return False
     after, before = parse_iso(arg("afterStart")), parse_iso(arg("beforeEnd"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import math
 import threading
 import time
@@ -34,6 +33,8 @@ from probes._calcom import (
     JournalEntry,
 )
 
+from mocks._events import DEFAULT_CAPACITY, EventStore
+from mocks._input import BadInput, load_json
 from mocks.calcom._handlers import classify, credential, handle, normalize
 from mocks.calcom._http import ApiError, ApiRequest, ApiResponse, error_response, html_gateway_page, json_response
 from mocks.calcom._render import booking_output
@@ -75,7 +76,7 @@ class _RateWindow:
         if now - start >= _WINDOW_S:
             start, count = now, 0
         self.windows[tracker] = (start, count + 1)
-        return count + 1, max(0.0, start + _WINDOW_S - now)
+        return count + 1, max(0.0, _WINDOW_S - (now - start))  # not start + 60 - now: float rounding gave 61
 
 
 class CalcomMock:
@@ -84,13 +85,14 @@ class CalcomMock:
     ``now`` pins the clock (default: UTC now). ``api_keys``, when given, is the
     set of valid ``cal_…`` keys (others get the throttler guard's 401).
     ``rate_limit`` enforces N requests per minute per key (``None``: headers only,
-    counted against 120, never enforced).
+    counted against 120, never enforced). The journal (:attr:`entries`) keeps
+    the newest ``journal_capacity`` requests.
     """
 
     def __init__(self, *, now: Callable[[], datetime] | None = None,
                  event_types: Sequence[EventTypeConfig] | None = None,
                  api_keys: Collection[str] | None = None, rate_limit: int | None = None,
-                 hang_cap_s: float = _HANG_CAP_S) -> None:
+                 hang_cap_s: float = _HANG_CAP_S, journal_capacity: int = DEFAULT_CAPACITY) -> None:
         self._now = now or (lambda: datetime.now(UTC))
         self._event_types = tuple(event_types) if event_types else None
         self.api_keys = frozenset(api_keys) if api_keys is not None else None
@@ -98,15 +100,15 @@ class CalcomMock:
         self.hang_cap_s = hang_cap_s
         self._lock = threading.RLock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self.entries: EventStore[JournalEntry] = EventStore(journal_capacity)
         self._reset_state()
 
     def _reset_state(self) -> None:
-        """Fresh calendar, empty script, journal and rate windows."""
+        """Fresh calendar, empty script, journal and rate windows (journal ``seq`` keeps counting)."""
         self.calendar = Calendar(self._event_types)
         self._rules: list[CalcomRule] = []
         self._left: list[int | None] = []
-        self._journal: list[JournalEntry] = []
-        self._seq = 0
+        self.entries.clear()
         self._rates = _RateWindow()
 
     def now(self) -> datetime:
@@ -135,15 +137,9 @@ class CalcomMock:
         with self._lock:
             return CalcomScript(rules=[r.model_copy(update={"times": left}) for r, left in zip(self._rules, self._left)])
 
-    def cursor(self) -> int:
-        """The ``seq`` of the newest journal entry (0 when empty): where a reader that wants only new entries starts."""
-        with self._lock:
-            return self._seq
-
     def journal(self, after: int = 0) -> list[JournalEntry]:
-        """Entries with ``seq > after``, oldest first."""
-        with self._lock:
-            return [entry for entry in self._journal if entry.seq > after]
+        """Every entry still kept with ``seq > after``, oldest first (in-process readers; HTTP reads page)."""
+        return [entry for entry in self.entries.all() if entry.seq > after]
 
     def bookings(self) -> list[dict[str, Any]]:
         """Every booking (cancelled ones too) as ``BookingOutput_2024_08_13``, in creation order."""
@@ -209,18 +205,15 @@ class CalcomMock:
     def _record(self, request: ApiRequest, endpoint: str, rule: CalcomRule | None, response: ApiResponse | None,
                 now: datetime, duration_ms: float) -> JournalEntry:
         """Append the journal entry, secrets redacted."""
-        self._seq += 1
-        entry = JournalEntry(
-            seq=self._seq, at=now.timestamp(), method=request.method, path=normalize(request.path),
+        return self.entries.append(lambda seq: JournalEntry(
+            seq=seq, at=now.timestamp(), method=request.method, path=normalize(request.path),
             query={k: (REDACTED if k in _SECRET_PARAMS else v) for k, v in request.query},
             headers={k: (REDACTED if k in _SECRET_HEADERS else v) for k, v in request.headers.items()},
             body=_decode(request.body), status=response.status if response else 0,
             response=response.payload if response else None, duration_ms=round(duration_ms, 3),
             endpoint=endpoint, fault=rule.fault.value if rule else None,
             correlation_id=request.headers.get("x-correlation-id"), traceparent=request.headers.get("traceparent"),
-        )
-        self._journal.append(entry)
-        return entry
+        ))
 
     async def wait(self, seconds: float, *, disconnected: Callable[[], Awaitable[Any]] | None = None) -> None:
         """Wait up to ``seconds``; return early on :meth:`release` (reset, shutdown) or client disconnect."""
@@ -263,8 +256,8 @@ def _decode(body: bytes) -> Any:
     if not body:
         return None
     try:
-        return json.loads(body)
-    except ValueError:
+        return load_json(body)
+    except BadInput:  # not JSON, or nested too deep to hand back safely
         return body.decode("utf-8", "replace")
 
 

@@ -6,18 +6,27 @@ Read-only endpoints: they only look at the calendar. ``empty=True`` is the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from probes._calcom import NO_AUTH_MESSAGE
 
+from mocks._input import strict_int
 from mocks.calcom._bookings import Ctx
 from mocks.calcom._http import ApiError, ApiResponse, success
 from mocks.calcom._render import event_type_output, slots_available_output, slots_output
 from mocks.calcom._state import EventTypeConfig, Slot
 from mocks.calcom._time import parse_iso, parse_iso_end, zone
 
-__all__ = ["event_type_by_id", "event_types", "slots_2024_09_04", "slots_available", "slot_range"]
+__all__ = ["MAX_SLOT_RANGE_DAYS", "event_type_by_id", "event_types", "find_event_type", "slot_range",
+           "slots_2024_09_04", "slots_available"]
+
+# The longest start → end range a slots request may ask for. Only the bookable window is ever
+# computed (``Calendar.slots``), so this is not what keeps a request fast; it turns a range no
+# client means (``start=0001-01-01&end=7000-01-01``) into a 400 naming ``end`` instead of an
+# empty answer. Hosted Cal.com clamps ``end`` to a year from today (get-slots.input.ts since
+# calcom/cal.diy#25038), so a legitimate client never needs more than a year.
+MAX_SLOT_RANGE_DAYS = 3660
 
 
 def _wrong(prop: str, message: str) -> str:
@@ -38,10 +47,18 @@ def slot_range(ctx: Ctx, start_key: str, end_key: str) -> tuple[datetime, dateti
     tz = zone(tz_name)
     if tz_name is not None and tz is None:
         errors.append(_wrong("timeZone", "timeZone must be a valid IANA time-zone"))
+    if lo is not None and hi is not None and hi - lo > timedelta(days=MAX_SLOT_RANGE_DAYS):
+        errors.append(_wrong(end_key, f"{end_key} must be at most {MAX_SLOT_RANGE_DAYS} days after {start_key}"))
     if errors:
         raise ApiError(400, ", ".join(errors))
     assert lo is not None and hi is not None
     return lo, hi, tz
+
+
+def find_event_type(ctx: Ctx, raw_id: str | None) -> EventTypeConfig | None:
+    """The event type a query or path id names; ``None`` when unknown or not a positive ASCII integer."""
+    number = strict_int(raw_id, lo=1)
+    return ctx.cal.event_types.get(number) if number is not None else None
 
 
 def _slot_event_type(ctx: Ctx) -> EventTypeConfig:
@@ -49,7 +66,7 @@ def _slot_event_type(ctx: Ctx) -> EventTypeConfig:
     arg = ctx.request.arg
     raw_id = arg("eventTypeId")
     if raw_id is not None:
-        et = ctx.cal.event_types.get(int(raw_id)) if raw_id.isdigit() else None
+        et = find_event_type(ctx, raw_id)
         if et is None:
             raise ApiError(404, f"Event Type with ID={raw_id} not found")
         return et
@@ -66,9 +83,8 @@ def _slot_event_type(ctx: Ctx) -> EventTypeConfig:
 
 def _duration(et: EventTypeConfig, raw: str | None) -> int:
     """``duration`` only counts for multi-duration event types (else the event length)."""
-    if raw and raw.isdigit() and int(raw) in et.length_options:
-        return int(raw)
-    return et.length
+    minutes = strict_int(raw, lo=1)
+    return minutes if minutes in et.length_options else et.length
 
 
 def _free(ctx: Ctx, et: EventTypeConfig, lo: datetime, hi: datetime, *, duration: str | None,
@@ -93,7 +109,7 @@ def slots_available(ctx: Ctx, *, empty: bool = False) -> ApiResponse:
     lo, hi, tz = slot_range(ctx, "startTime", "endTime")
     arg = ctx.request.arg
     raw_id = arg("eventTypeId")
-    et = ctx.cal.event_types.get(int(raw_id)) if raw_id and raw_id.isdigit() else ctx.cal.by_slug(arg("eventTypeSlug") or "")
+    et = find_event_type(ctx, raw_id) if raw_id else ctx.cal.by_slug(arg("eventTypeSlug") or "")
     if et is None:
         raise ApiError(404, f"Event Type with ID={raw_id} not found" if raw_id else "Event Type not found")
     slots = _free(ctx, et, lo, hi, duration=arg("duration"), reschedule=arg("rescheduleUid"), empty=empty)
@@ -116,7 +132,7 @@ def event_type_by_id(ctx: Ctx, raw_id: str) -> ApiResponse:
     """``GET /v2/event-types/{id}`` (auth required, as the OpenAPI document marks it)."""
     if not ctx.authenticated:
         raise ApiError(401, NO_AUTH_MESSAGE)
-    et = ctx.cal.event_types.get(int(raw_id)) if raw_id.isdigit() else None
+    et = find_event_type(ctx, raw_id)
     if et is None:
         raise ApiError(404, f"Event type with id={raw_id} not found")
     return success(event_type_output(ctx.cal, et))

@@ -172,8 +172,14 @@ class Calendar:
 
     def slots(self, et: EventTypeConfig, lo: datetime, hi: datetime, now: datetime, *,
               length: int | None = None, ignore_uid: str | None = None) -> list[Slot]:
-        """Free slots starting in ``[lo, hi]``: schedule minus notice, window and bookings."""
+        """Free slots starting in ``[lo, hi]``: schedule minus notice, window and bookings.
+
+        Only the bookable part of the range is walked (from now to the end of
+        the booking window): nothing outside it can be a slot, and a range of
+        thousands of years then costs what the window does.
+        """
         length = length or et.length
+        lo, hi = max(lo, now), min(hi, self.horizon(et, now))
         out: list[Slot] = []
         for start in self._grid(et, lo, hi):
             if not self.bookable_time(et, start, now):
@@ -198,6 +204,10 @@ class Calendar:
                         yield moment
                     cursor += timedelta(minutes=et.interval)
             day += timedelta(days=1)
+
+    def horizon(self, et: EventTypeConfig, now: datetime) -> datetime:
+        """An instant after every start :meth:`bookable_time` accepts (the window plus a day of zones)."""
+        return now + timedelta(days=et.window_days + 2)
 
     def bookable_time(self, et: EventTypeConfig, start: datetime, now: datetime) -> bool:
         """Minimum booking notice and the rolling booking window (end of the last local day)."""

@@ -13,39 +13,56 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["fmt_dayjs", "fmt_js", "fmt_luxon", "parse_iso", "parse_iso_end", "zone"]
+__all__ = ["EARLIEST", "LATEST", "fmt_dayjs", "fmt_js", "fmt_luxon", "parse_iso", "parse_iso_end", "zone"]
 
 # validator.js isISO8601 (strict) as class-validator's IsDateString uses it, reduced to what clients send.
+# ASCII digits only: Python's \d also matches Arabic-Indic and other decimal digits, validator.js does not.
 _ISO = re.compile(
     r"^\d{4}-\d{2}-\d{2}"
-    r"(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+    r"(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$",
+    re.ASCII,
 )
+# JavaScript dates reach far past Python's (years 1 to 9999). Instants within two days of either end
+# are refused as dates (a 400, as an invalid date string is) so that zone conversion, end of day and
+# booking lengths computed from a parsed instant can never overflow.
+_MARGIN = timedelta(days=2)
+_MAX_ZONE_NAME = 64  # the longest IANA name, America/Argentina/ComodRivadavia, has 32 characters
+EARLIEST = datetime.min.replace(tzinfo=UTC) + _MARGIN
+LATEST = datetime.max.replace(tzinfo=UTC) - _MARGIN
 
 
 def zone(name: str | None) -> ZoneInfo | None:
-    """The IANA zone, or ``None`` when the name is not one (``IsTimeZone`` fails)."""
-    if not name:
+    """The IANA zone, or ``None`` when the name is not one (``IsTimeZone`` fails).
+
+    ZoneInfo looks the name up as a file: a name longer than any zone's is not
+    tried (the OS refuses a 10 000-character file name with an ``OSError``).
+    """
+    if not name or len(name) > _MAX_ZONE_NAME:
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 
 def parse_iso(text: object) -> datetime | None:
-    """Parse a strict ISO 8601 string as JavaScript ``new Date()`` does (UTC if no offset)."""
-    if not isinstance(text, str) or not _ISO.match(text):
+    """Parse a strict ISO 8601 string as JavaScript ``new Date()`` does (UTC if no offset).
+
+    ``None`` for anything else, including instants outside :data:`EARLIEST` … :data:`LATEST`.
+    """
+    if not isinstance(text, str) or not _ISO.fullmatch(text):
         return None
     try:
         if len(text) == 10:
             parsed = datetime.combine(date.fromisoformat(text), time(0), UTC)
         else:
             parsed = datetime.fromisoformat(_trim_fraction(text))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # no such day or time; an offset that leaves Python's range
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parsed if EARLIEST <= parsed <= LATEST else None
 
 
 def parse_iso_end(text: object) -> datetime | None:

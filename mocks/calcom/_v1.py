@@ -7,16 +7,16 @@ the same one v2 uses, so a v1 booking blocks v2 slots and vice versa.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from probes._calcom import BOOKING_IN_PAST_MESSAGE
 
+from mocks._input import BadInput, load_json
 from mocks.calcom._bookings import Ctx, check_bookable
 from mocks.calcom._http import ApiError, ApiResponse, json_response
 from mocks.calcom._render import slots_v1_output, v1_booking_output, video_url
-from mocks.calcom._slots import slot_range
+from mocks.calcom._slots import find_event_type, slot_range
 from mocks.calcom._state import Attendee, Booking, new_uid
 from mocks.calcom._time import parse_iso
 
@@ -34,8 +34,7 @@ def v1_slots(ctx: Ctx, *, empty: bool = False) -> ApiResponse:
         lo, hi, tz = slot_range(ctx, "startTime", "endTime")
     except ApiError as exc:
         raise _v1_error(400, exc.message) from None
-    raw_id = ctx.request.arg("eventTypeId") or ""
-    et = ctx.cal.event_types.get(int(raw_id)) if raw_id.isdigit() else None
+    et = find_event_type(ctx, ctx.request.arg("eventTypeId"))
     if et is None:
         raise _v1_error(404, "Event type not found")
     slots = [] if empty else ctx.cal.slots(et, lo, hi, ctx.now)
@@ -45,8 +44,8 @@ def v1_slots(ctx: Ctx, *, empty: bool = False) -> ApiResponse:
 def _v1_body(ctx: Ctx) -> dict[str, Any]:
     """The JSON object body (v1 answers a bad body with a 400 message)."""
     try:
-        body = json.loads(ctx.request.body or b"{}")
-    except ValueError:
+        body = load_json(ctx.request.body or b"{}")
+    except BadInput:
         raise _v1_error(400, "Bad request, body must be JSON") from None
     if not isinstance(body, dict):
         raise _v1_error(400, "Bad request, body must be JSON")
@@ -63,7 +62,8 @@ def v1_create(ctx: Ctx) -> ApiResponse:
     if et is None:
         raise _v1_error(404, "Event type not found")
     start, end = parse_iso(body.get("start")), parse_iso(body.get("end"))
-    responses = body.get("responses") if isinstance(body.get("responses"), dict) else {}
+    raw_responses = body.get("responses")
+    responses: dict[str, Any] = raw_responses if isinstance(raw_responses, dict) else {}
     if start is None or end is None or not responses.get("name") or not responses.get("email"):
         raise _v1_error(400, "Bad request, start, end and responses.name/email are required")
     _v1_bookable(ctx, et_id, start, end)

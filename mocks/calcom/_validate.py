@@ -9,10 +9,10 @@ field Cal.com does not know must fail here exactly as it would in production.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from mocks._input import BadInput, load_json
 from mocks.calcom._http import ApiError
 from mocks.calcom._time import parse_iso, zone
 
@@ -43,14 +43,19 @@ def parse_body(raw: bytes, *, required: bool) -> dict[str, Any]:
             raise ApiError(400, "Body is required")
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"Unexpected token in JSON at position {getattr(exc, 'pos', 0)}") from None
+        body = load_json(raw)
+    except BadInput as exc:
+        raise ApiError(400, _body_parser_message(exc)) from None
     if not isinstance(body, dict):
         raise ApiError(400, "Body is required" if required and not body else "Body must be a JSON object")
     if required and not body:
         raise ApiError(400, "Body is required")
     return body
+
+
+def _body_parser_message(exc: BadInput) -> str:
+    """body-parser's text for a syntax error; the mock's own reason for what it refuses beyond that (depth)."""
+    return str(exc) if exc.pos is None else f"Unexpected token in JSON at position {exc.pos}"
 
 
 def _wrong(prop: str, *messages: str) -> str:

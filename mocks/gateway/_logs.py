@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import deque
 from datetime import datetime, timezone
 from typing import Any
+
+from mocks._events import DEFAULT_PAGE_LIMIT, EventStore
 
 __all__ = ["LogBuffer", "utc_timestamp"]
 
@@ -27,41 +28,34 @@ class LogBuffer:
     """Writes log records to an optional file and keeps the last ``capacity`` in memory.
 
     Every record gets a monotonically increasing ``seq`` so a reader can ask
-    for "everything after what I saw" without losing or repeating lines.
+    for "everything after what I saw" without losing or repeating lines; the
+    numbering, bounds and paging are :class:`mocks._events.EventStore`'s, the
+    same as every other stream callprobe reads.
     """
 
     def __init__(self, log_file: str | None = None, capacity: int = DEFAULT_CAPACITY) -> None:
         self._file = log_file
-        self._lines: deque[dict[str, Any]] = deque(maxlen=capacity)
-        self._seq = 0
-        self._lock = threading.Lock()
+        self._store: EventStore[dict[str, Any]] = EventStore(capacity)
+        self._lock = threading.Lock()  # keeps the file in seq order
 
     @property
     def seq(self) -> int:
         """The sequence number of the newest record (0 when none)."""
-        return self._seq
+        return self._store.seq
 
     def write(self, record: dict[str, Any]) -> dict[str, Any]:
         """Stamp ``record`` with ``seq``, keep it, append it to the file; return it."""
         with self._lock:
-            self._seq += 1
-            stamped = {**record, "seq": self._seq}
-            self._lines.append(stamped)
+            stamped = self._store.append(lambda seq: {**record, "seq": seq})
             if self._file:
                 with open(self._file, "a", encoding="utf-8") as handle:
                     handle.write(json.dumps(stamped, ensure_ascii=False, separators=(",", ":")) + "\n")
         return stamped
 
-    def after(self, seq: int, limit: int = 5000) -> tuple[list[dict[str, Any]], int]:
+    def after(self, seq: int, limit: int = DEFAULT_PAGE_LIMIT) -> tuple[list[dict[str, Any]], int]:
         """Records with ``seq`` greater than ``seq`` (at most ``limit``) and the next cursor (``seq < 0``: the current one)."""
-        with self._lock:
-            if seq < 0:
-                return [], self._seq
-            lines = [line for line in self._lines if line["seq"] > seq][:limit]
-        nxt = lines[-1]["seq"] if lines else max(seq, 0)
-        return lines, nxt
+        return self._store.after(seq, limit)
 
     def lines(self) -> list[dict[str, Any]]:
         """A copy of every buffered record (tests read this directly)."""
-        with self._lock:
-            return list(self._lines)
+        return self._store.all()

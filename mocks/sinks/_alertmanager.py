@@ -9,14 +9,12 @@ them back with the same cursor API as the Slack sink
 
 from __future__ import annotations
 
-import json
-
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ._slack import SlackSink
+from mocks._events import cursor_route
+
+from ._slack import SlackSink, json_recorder
 
 __all__ = ["create_alertmanager_receiver_app"]
 
@@ -25,22 +23,9 @@ def create_alertmanager_receiver_app(store: SlackSink | None = None) -> Starlett
     """The receiver's ASGI app: ``POST /alertmanager`` records, ``GET /api/messages`` reads back."""
     sink = store or SlackSink()
 
-    async def post(request: Request) -> Response:
-        try:
-            payload = json.loads(await request.body())
-        except ValueError:
-            return PlainTextResponse("invalid JSON", status_code=400)
-        sink.record(request.url.path, payload)
-        return PlainTextResponse("ok")
-
-    async def messages(request: Request) -> Response:
-        try:
-            after = int(request.query_params.get("after", "0"))
-        except ValueError:
-            return JSONResponse({"error": "after must be an integer"}, status_code=400)
-        found, nxt = sink.after(after)
-        return JSONResponse({"messages": found, "next": nxt})
-
-    app = Starlette(routes=[Route("/alertmanager", post, methods=["POST"]), Route("/api/messages", messages, methods=["GET"])])
+    app = Starlette(routes=[
+        Route("/alertmanager", json_recorder(sink, invalid="invalid JSON"), methods=["POST"]),
+        cursor_route("/api/messages", sink, "messages"),
+    ])
     app.state.sink = sink
     return app

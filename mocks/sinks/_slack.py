@@ -7,8 +7,7 @@ cursor (``GET /api/messages?after=N``), polling with a deadline.
 
 from __future__ import annotations
 
-import json
-import threading
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,64 +16,51 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-__all__ = ["SlackSink", "create_sink_app"]
+from mocks._events import DEFAULT_CAPACITY, EventStore, cursor_route
+from mocks._input import BadInput, TooLarge, load_json, read_body
 
-DEFAULT_CAPACITY = 10_000
+__all__ = ["SlackSink", "create_sink_app", "json_recorder"]
 
 
-class SlackSink:
-    """The recorded posts, each with a 1-based ``seq``; bounded, thread-safe."""
+class SlackSink(EventStore[dict[str, Any]]):
+    """The recorded posts, each ``{"seq", "received_at", "path", "json"}``; bounded, thread-safe."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        self._capacity = capacity
-        self._messages: list[dict[str, Any]] = []
-        self._seq = 0
-        self._lock = threading.Lock()
+        super().__init__(capacity)
 
     def record(self, path: str, payload: Any) -> dict[str, Any]:
         """Keep one post; the oldest is dropped past ``capacity``."""
-        with self._lock:
-            self._seq += 1
-            received = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            message = {"seq": self._seq, "received_at": received, "path": path, "json": payload}
-            self._messages.append(message)
-            del self._messages[: max(0, len(self._messages) - self._capacity)]
-            return message
-
-    def after(self, seq: int) -> tuple[list[dict[str, Any]], int]:
-        """Posts newer than ``seq`` and the cursor to pass next time (``seq < 0``: none, and the current cursor)."""
-        with self._lock:
-            if seq < 0:
-                return [], self._seq
-            messages = [m for m in self._messages if m["seq"] > seq]
-            return messages, (messages[-1]["seq"] if messages else max(seq, 0))
+        received = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return self.append(lambda seq: {"seq": seq, "received_at": received, "path": path, "json": payload})
 
     def reset(self) -> None:
         """Forget every post (the cursor keeps counting, so old readers see nothing stale)."""
-        with self._lock:
-            self._messages.clear()
+        self.clear()
+
+
+def json_recorder(sink: SlackSink, *, invalid: str) -> Callable[[Request], Awaitable[Response]]:
+    """A ``POST`` handler that records a JSON body and answers ``ok``, as Slack and Alertmanager's receivers expect.
+
+    ``invalid`` is the plain-text answer to a body that is not JSON (Slack says
+    ``invalid_payload``); a body over the size limit is a 413.
+    """
+
+    async def post(request: Request) -> Response:
+        try:
+            payload = load_json(await read_body(request))
+        except TooLarge:
+            return PlainTextResponse("payload_too_large", status_code=413)
+        except BadInput:
+            return PlainTextResponse(invalid, status_code=400)
+        sink.record(request.url.path, payload)
+        return PlainTextResponse("ok")
+
+    return post
 
 
 def create_sink_app(sink: SlackSink | None = None) -> Starlette:
     """The sink's ASGI app; ``app.state.sink`` is the :class:`SlackSink` for in-process reads."""
     store = sink or SlackSink()
-
-    async def post(request: Request) -> Response:
-        raw = await request.body()
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            return PlainTextResponse("invalid_payload", status_code=400)  # what Slack answers to bad JSON
-        store.record(request.url.path, payload)
-        return PlainTextResponse("ok")
-
-    async def messages(request: Request) -> Response:
-        try:
-            after = int(request.query_params.get("after", "0"))
-        except ValueError:
-            return JSONResponse({"error": "after must be an integer"}, status_code=400)
-        found, nxt = store.after(after)
-        return JSONResponse({"messages": found, "next": nxt})
 
     async def reset(request: Request) -> Response:
         store.reset()
@@ -82,8 +68,8 @@ def create_sink_app(sink: SlackSink | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/slack/{rest:path}", post, methods=["POST"]),
-            Route("/api/messages", messages, methods=["GET"]),
+            Route("/slack/{rest:path}", json_recorder(store, invalid="invalid_payload"), methods=["POST"]),
+            cursor_route("/api/messages", store, "messages"),
             Route("/api/reset", reset, methods=["POST"]),
         ]
     )
