@@ -348,8 +348,9 @@ async def test_logs_after_cursor(client: httpx.AsyncClient) -> None:
     await post(client, "/api/retell/webhook", event_body("call_started", new_call_id()))
     newer = await read_logs(client, cursor)
     assert len(newer) == 1 and newer[0]["seq"] == cursor + 1
-    bad = await client.get("/api/logs?after=x", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert bad.status_code == 400
+    for raw in ("x", "\u0663", "3_0"):  # a letter, an Arabic-Indic three, an underscore int() would take
+        bad = await client.get("/api/logs", params={"after": raw}, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert bad.status_code == 400 and "after must be an integer" in bad.json()["error"]
 
 
 # -- functions -------------------------------------------------------------------------------

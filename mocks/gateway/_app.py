@@ -15,6 +15,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from mocks._events import parse_cursor
+from mocks._input import BadInput
+
 from ._calcom_client import EVENT_TYPES_VERSION, READY_TIMEOUT_S, CalcomFailure
 from ._config import GatewayConfig
 from ._functions import handle_function
@@ -125,9 +128,9 @@ def _routes(gw: Gateway) -> list[BaseRoute]:
         if not _authorized(gw, request):
             return _unauthorized()
         try:
-            after = int(request.query_params.get("after", "0"))
-        except ValueError:
-            return JSONResponse({"error": "after must be an integer sequence number"}, status_code=400)
+            after = parse_cursor(request.query_params.get("after"))
+        except BadInput as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
         lines, nxt = gw.logs.after(after)
         return JSONResponse({"lines": lines, "next": nxt})
 
