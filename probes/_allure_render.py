@@ -1,4 +1,4 @@
-"""Render an Allure results folder into one offline HTML file: ``python -m probes._allure_render``.
+"""Render an Allure results folder into one offline HTML file: ``callprobe report RESULTS -o OUTPUT``.
 
 Allure 3 (npm ``allure``, run through ``npx --yes allure@3``) does the
 rendering; this wrapper adds what the bare command lacks here: the
@@ -10,12 +10,10 @@ the report makes no external request (research/tools.md §0).
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 from ._categories import allure_config
 from ._errors import ConfigError
 
-__all__ = ["ALLURE_PACKAGE", "main", "render_report", "strip_external_scripts"]
+__all__ = ["ALLURE_PACKAGE", "render_report", "strip_external_scripts"]
 
 ALLURE_PACKAGE = "allure@3"
 _EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']https?://[^\"']*[\"'][^>]*>\s*</script>", re.I)
@@ -62,21 +60,3 @@ def render_report(results: Path, output: Path, *, timeout_s: float = 300.0) -> f
         if cleaned != text:
             page.write_text(cleaned, encoding="utf-8")
     return elapsed
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m probes._allure_render", description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path, nargs="?", default=Path("allure-results"), help="the --alluredir folder")
-    parser.add_argument("-o", "--output", type=Path, default=Path("allure-report"), help="where index.html goes")
-    args = parser.parse_args(argv)
-    try:
-        seconds = render_report(args.results, args.output)
-    except ConfigError as exc:
-        print(f"callprobe: {exc}", file=sys.stderr)
-        return 2
-    print(f"report: {(args.output / 'index.html').resolve().as_uri()} (rendered in {seconds:.1f} s)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,6 +8,7 @@ from argv (argv shows up in ``ps``), and are never printed.
 from __future__ import annotations
 
 import argparse
+import importlib
 import ipaddress
 import json
 import math
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+# Fronts that live in subpackages add their subcommands here: each module has
+# ``add_commands(sub)``, and each command's ``func(args) -> int`` (a ProbeError is exit 2).
+COMMAND_MODULES: tuple[str, ...] = ()
 ENV_ALERT_WEBHOOK = "CALLPROBE_ALERT_WEBHOOK_URL"
 ENV_CALCOM_API_KEY = "CALCOM_API_KEY"
 ENV_SENTRY_DSN = "CALLPROBE_SENTRY_DSN"
@@ -102,6 +106,14 @@ def _cmd_rules(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ._allure_render import render_report
+
+    seconds = render_report(Path(args.results), Path(args.output))
+    print(f"report: {(Path(args.output) / 'index.html').resolve().as_uri()} (rendered in {seconds:.1f} s)")
     return 0
 
 
@@ -273,6 +285,11 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("-o", "--output", default=None, metavar="FILE", help="write the rules to FILE instead of stdout")
     rules.set_defaults(func=_cmd_rules)
 
+    report = sub.add_parser("report", help="render Allure results into one offline HTML file (npx allure@3)")
+    report.add_argument("results", nargs="?", default="allure-results", help="the --alluredir folder (default allure-results)")
+    report.add_argument("-o", "--output", default="allure-report", help="where index.html goes (default allure-report)")
+    report.set_defaults(func=_cmd_report)
+
     mock = sub.add_parser("mock", help="run a mock service")
     mock_sub = mock.add_subparsers(dest="mock", required=True)
     calcom = mock_sub.add_parser("calcom", help="the Cal.com API mock with its /__admin API")
@@ -298,6 +315,8 @@ def _parser() -> argparse.ArgumentParser:
     gw.add_argument("--defect", action="append", default=[], metavar="NAME", help="seed a defect (repeatable)")
     gw.add_argument("--list-defects", action="store_true", help="list the seeded defects and exit")
     gw.set_defaults(func=_cmd_gateway)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module, __package__).add_commands(sub)
     return parser
 
 

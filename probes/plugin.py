@@ -9,6 +9,7 @@ catalogue at another gateway. Python scenarios use the ``callprobe`` fixture.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +19,11 @@ import pytest
 
 from ._errors import CheckFailed, ProbeError
 from ._evidence import Verdict
-from ._probe import probe_sync
-from ._profile import TargetProfile, load_profile, profile_from_env
+from ._profile import TargetProfile
 from ._report import format_failure
 from ._reporters import report_verdict
 from ._scenario import Scenario, load_scenario, parse_scenario
+from ._targets import Outcome, Targets
 
 __all__ = ["MARKERS", "ScenarioFailed", "ScenarioItem", "Targets"]
 
@@ -54,50 +55,9 @@ class ScenarioFailed(CheckFailed):
         return f"[{self.check}] {self.detail}"
 
 
-class Targets:
-    """Where scenarios run: a profile, or the embedded world started on first use."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        path = config.getoption("callprobe_target")
-        self.profile: TargetProfile | None = load_profile(path) if path else profile_from_env()
-        self._world: Any = None
-        self._started = False
-        self._stack: Any = None
-        if config.getoption("callprobe_stack"):
-            from ._stack_session import StackSession
-
-            self._stack = StackSession()
-        if self.profile is None:
-            from ._embedded import EmbeddedWorld
-
-            # Created now so a bad --gateway-defect is a usage error; started on first use.
-            self._world = EmbeddedWorld(defects=frozenset(config.getoption("gateway_defect") or ()))
-
-    def for_item(self) -> TargetProfile:
-        profile = self._profile_for_item()
-        return self._stack.attach(profile) if self._stack is not None else profile  # type: ignore[no-any-return]
-
-    def _profile_for_item(self) -> TargetProfile:
-        if self.profile is not None:
-            return self.profile
-        if not self._started:
-            self._world.start()
-            self._started = True
-        if self._stack is not None:  # Prometheus needs one stable target for the session
-            return self._world.session_gateway()  # type: ignore[no-any-return]
-        return self._world.gateway()  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        if self._stack is not None:
-            self._stack.close()
-        if self._started:
-            self._world.stop()
-            self._started = False
-
-
 _TARGETS = pytest.StashKey[Targets]()
 _UNOBSERVED = pytest.StashKey[list[tuple[str, str, str]]]()
+_PENDING = pytest.StashKey[dict[int, "concurrent.futures.Future[Outcome]"]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -116,6 +76,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     default=os.environ.get("CALLPROBE_STRICT", "") not in ("", "0"),
                     help="fail a scenario whose expectations the target gives no way to observe "
                          "(no trace, error or Prometheus backend in the profile); CALLPROBE_STRICT=1 also works")
+    group.addoption("--callprobe-concurrency", dest="callprobe_concurrency", type=int, default=None, metavar="N",
+                    help="scenarios run at once (default: 8 on the embedded target, 1 on a profile's gateway unless it is "
+                         "shared: true; --stack runs one at a time); latency-asserting scenarios still send alone")
     group.addoption("--callprobe-timeline-dir", dest="callprobe_timeline_dir", metavar="DIR", default=None,
                     help="write each scenario's call timeline as DIR/<scenario>.timeline.json")
 
@@ -124,7 +87,10 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text} ({DOCS})")
     try:
-        config.stash[_TARGETS] = Targets(config)
+        config.stash[_TARGETS] = Targets(target=config.getoption("callprobe_target"),
+                                         defects=frozenset(config.getoption("gateway_defect") or ()),
+                                         stack=config.getoption("callprobe_stack"),
+                                         concurrency=config.getoption("callprobe_concurrency"))
     except ProbeError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -190,14 +156,28 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         __tracebackhide__ = True
         targets = self.config.stash[_TARGETS]
-        profile = targets.for_item()
-        verdict = probe_sync(self.scenario, profile, seed=self.config.getoption("callprobe_seed"))
+        verdict, profile = self._outcome(targets).result()
         self.config.stash.setdefault(_UNOBSERVED, []).extend((self.name, r.check, r.reason) for r in verdict.unobserved)
         self.verdict = verdict.strict() if self.config.getoption("callprobe_strict") else verdict
         self.user_properties.append(("callprobe_checks", [(r.check, r.passed) for r in self.verdict.results]))
         self.timeline_text = report_verdict(self.config, self.scenario, self.verdict, profile)
         if not self.verdict.passed:
             raise ScenarioFailed(self.verdict) from None
+
+    def _outcome(self, targets: Targets) -> concurrent.futures.Future[Outcome]:
+        """This scenario's run; the first item to ask sends every scenario after it to the pool too.
+
+        They then run concurrently (as many as the targets allow) while pytest
+        reports them in order. Not under xdist, where each worker runs only
+        the items it is given.
+        """
+        pending = self.config.stash.setdefault(_PENDING, {})
+        if not pending and targets.concurrency > 1 and not hasattr(self.config, "workerinput"):
+            seed = self.config.getoption("callprobe_seed")
+            later = [i for i in self.session.items[self.session.items.index(self):] if isinstance(i, ScenarioItem)]
+            pending.update({id(item): targets.submit(item.scenario, seed) for item in later})
+        future = pending.pop(id(self), None)
+        return future or targets.submit(self.scenario, self.config.getoption("callprobe_seed"))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if self.config.getoption("callprobe_default_traceback"):
@@ -222,8 +202,8 @@ class CallprobeRunner:
 
     def run(self, scenario: Scenario | dict[str, Any], *, seed: int | None = None) -> Verdict:
         parsed = scenario if isinstance(scenario, Scenario) else parse_scenario(scenario, source="<python scenario>")
-        self.profile = self._targets.for_item()
-        return probe_sync(parsed, self.profile, seed=seed if seed is not None else self._seed)
+        verdict, self.profile = self._targets.submit(parsed, seed if seed is not None else self._seed).result()
+        return verdict
 
     def assert_passes(self, scenario: Scenario | dict[str, Any], *, seed: int | None = None) -> Verdict:
         __tracebackhide__ = True

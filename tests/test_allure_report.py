@@ -36,6 +36,8 @@ from probes._checks._pii import national_digits
 from probes._plan import build_plan
 from probes._scenario import load_scenario
 
+pytestmark = pytest.mark.report
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("happy-path-booking", "calcom-5xx-alerts-once")
 FAILING = "calcom-5xx-alerts-once"

@@ -4,13 +4,16 @@ For each defect the whole catalogue runs against a gateway started with it,
 and the check named for that defect must be among the failures, with a reason
 that says what was wrong. The clean gateway must pass the whole catalogue,
 again and again (``CALLPROBE_PROOF_RUNS``, 20 in CI), with no flake.
+
+All of it runs at once on one probe pool, so the whole proof costs about
+what its CPU work costs, not the sum of its waits.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,10 @@ from mocks.gateway import DEFECTS
 from probes import Scenario, Verdict, load_scenario, probe
 from probes._checks import CHECK_NAMES
 from probes._embedded import EmbeddedWorld
+from probes._gate import TimingGate
+from probes._pool import ProbePool
+
+pytestmark = pytest.mark.xdist_group("proof")  # one worker runs the whole proof on one pool
 
 CATALOGUE = [load_scenario(p) for p in sorted(Path("scenarios").glob("*.yaml"))]
 
@@ -54,18 +61,44 @@ DETECTED_BY: dict[str, tuple[str, ...]] = {
 PROVEN_IN_STACK_MODE = {"promql", "alertmanager-alert"}  # tests/test_stack.py::test_stack_checks_catch_their_defects
 
 
+class Proof:
+    """Every catalogue run of the proof, sent to one probe pool at once: each defect's, and the clean runs.
+
+    They run concurrently (each scenario on a lane of its own, latency-asserting
+    ones alone through the timing gate); each test waits for its own runs only.
+    """
+
+    def __init__(self, world: EmbeddedWorld, pool: ProbePool, clean_runs: int) -> None:
+        self.runs: dict[tuple[str, int], list[Future[Verdict]]] = {}
+        for defect in sorted(DETECTED_BY):
+            self.runs[(defect, 0)] = [pool.submit(_job(world, s, frozenset({defect}))) for s in CATALOGUE]
+        for run in range(clean_runs):
+            self.runs[("", run)] = [pool.submit(_job(world, s, frozenset())) for s in CATALOGUE]
+
+    def verdicts(self, defect: str, run: int = 0) -> list[Verdict]:
+        return [f.result() for f in self.runs[(defect, run)]]
+
+
+def _job(world: EmbeddedWorld, scenario: Scenario, defects: frozenset[str]) -> Callable[[TimingGate], Awaitable[Verdict]]:
+    async def run(gate: TimingGate) -> Verdict:
+        async with world.lease(defects) as profile:
+            return await probe(scenario, profile, gate=gate)
+
+    return run
+
+
+CLEAN_RUNS = int(os.environ.get("CALLPROBE_PROOF_RUNS", "3"))
+
+
 @pytest.fixture(scope="module")
-def world() -> Iterator[EmbeddedWorld]:
-    w = EmbeddedWorld().start()
-    yield w
-    w.stop()
-
-
-def run_catalogue(world: EmbeddedWorld, defects: frozenset[str], scenarios: list[Scenario] = CATALOGUE) -> list[Verdict]:
-    async def go() -> list[Verdict]:
-        return [await probe(s, world.gateway(defects)) for s in scenarios]
-
-    return asyncio.run(go())
+def proof() -> Iterator[Proof]:
+    world = EmbeddedWorld().start()
+    pool = ProbePool(concurrency=8)
+    try:
+        yield Proof(world, pool, CLEAN_RUNS)
+    finally:
+        pool.close()
+        world.stop()
 
 
 def test_every_defect_has_a_detecting_check() -> None:
@@ -78,8 +111,8 @@ def test_every_check_is_failed_by_some_defect() -> None:
 
 
 @pytest.mark.parametrize("defect", sorted(DETECTED_BY))
-def test_catalogue_catches_defect(world: EmbeddedWorld, defect: str) -> None:
-    verdicts = run_catalogue(world, frozenset({defect}))
+def test_catalogue_catches_defect(proof: Proof, defect: str) -> None:
+    verdicts = proof.verdicts(defect)
     failing = {v.scenario: v.failed_checks() for v in verdicts if not v.passed}
     assert failing, f"the catalogue passed against a gateway with the defect {defect!r}"
     for check in DETECTED_BY[defect]:
@@ -88,9 +121,8 @@ def test_catalogue_catches_defect(world: EmbeddedWorld, defect: str) -> None:
         assert all(r.reason and r.expected and r.seen for r in hits), [r.reason for r in hits]
 
 
-def test_clean_gateway_passes_repeatedly(world: EmbeddedWorld) -> None:
-    runs = int(os.environ.get("CALLPROBE_PROOF_RUNS", "3"))
-    for run in range(runs):
-        verdicts = run_catalogue(world, frozenset())
-        failures = {v.scenario: [f"{r.check}: {r.reason}" for r in v.failures] for v in verdicts if not v.passed}
-        assert not failures, f"run {run + 1}/{runs}: {failures}"
+@pytest.mark.parametrize("run", range(CLEAN_RUNS))
+def test_clean_gateway_passes_repeatedly(proof: Proof, run: int) -> None:
+    verdicts = proof.verdicts("", run)
+    failures = {v.scenario: [f"{r.check}: {r.reason}" for r in v.failures] for v in verdicts if not v.passed}
+    assert not failures, f"run {run + 1}/{CLEAN_RUNS}: {failures}"

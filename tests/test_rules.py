@@ -19,6 +19,8 @@ from probes._errors import UnmappedRole
 from probes._rules import compress_rules, render_rules, rules_template_path
 from probes._stack import require_binary
 
+pytestmark = pytest.mark.stack
+
 TESTS = rules_template_path().with_name("gateway.rules.test.yml")
 ALERTS = {"GatewayWebhookErrorRate", "GatewayWebhookLatencyHigh", "CalcomFailures", "NoCallsAnalyzed", "CallprobeProbeFailing"}
 OTHER = Contract.model_validate({

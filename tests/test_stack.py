@@ -29,6 +29,8 @@ from probes._pushgateway import delete_verdict, push_verdict
 from probes._stack import Stack, port_open
 from probes._stack_session import StackSession
 
+pytestmark = pytest.mark.stack
+
 OUTAGE = load_scenario(Path("scenarios/stack-calcom-outage-alert.yaml"))
 P95 = load_scenario(Path("scenarios/stack-webhook-p95.yaml"))
 FAULT_RUNS = int(os.environ.get("CALLPROBE_STACK_FAULT_RUNS", "3"))
