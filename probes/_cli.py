@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-EXIT_USAGE = 2
+from ._exitcodes import EXIT_USAGE
 # Fronts that live in subpackages add their subcommands here: each module has
 # ``add_commands(sub)``, and each command's ``func(args) -> int`` (a ProbeError is exit 2).
 COMMAND_MODULES: tuple[str, ...] = ()
@@ -327,6 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProbeError as exc:
         print(f"callprobe: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (``callprobe rules | head``): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         print(f"callprobe: error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or 'network'})", file=sys.stderr)
         return EXIT_USAGE

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mocks.gateway import DEFECTS
+from mocks.gateway import Defect
 from probes import Scenario, Verdict, load_scenario, probe
 from probes._checks import CHECK_NAMES
 from probes._embedded import EmbeddedWorld
@@ -30,33 +30,33 @@ pytestmark = pytest.mark.xdist_group("proof")  # one worker runs the whole proof
 CATALOGUE = [load_scenario(p) for p in sorted(Path("scenarios").glob("*.yaml"))]
 
 # defect → the checks that must catch it (each of them must fail)
-DETECTED_BY: dict[str, tuple[str, ...]] = {
-    "correlation-not-echoed": ("correlation-echoed",),
-    "correlation-per-request": ("correlation-continuity", "correlation-in-alerts", "correlation-in-calcom", "trace-attributes"),
-    "correlation-missing-in-logs": ("correlation-in-logs",),
-    "correlation-shared-across-calls": ("correlation-distinct",),
-    "raw-phone-in-logs": ("log-pii",),
-    "transcript-in-logs": ("log-pii",),
-    "booking-not-logged": ("log-present",),
-    "booking-metric-not-incremented": ("metric-delta",),
-    "wrong-metric-label": ("metric-delta",),
-    "calcom-errors-not-counted": ("metric-delta",),  # and, with --stack, promql and alertmanager-alert: tests/test_stack.py
-    "metrics-endpoint-down": ("telemetry-reachable",),
-    "no-alert-on-calcom-failure": ("alert-count",),
-    "alert-per-error": ("alert-count",),
-    "raw-phone-in-alerts": ("alert-content",),
-    "slow-path": ("latency-sla", "latency-percentile"),
-    "forged-signature-accepted": ("signature-rejected",),
-    "duplicate-books-twice": ("calcom-requests", "step-body"),
-    "ready-while-calcom-down": ("step-status",),
-    "call-analyzed-connection-dropped": ("target-reachable",),
-    "histogram-buckets-miss-sla": ("histogram-sla-bucket",),
-    "metric-label-cardinality": ("metric-cardinality",),
-    "broken-trace": ("trace-continuity",),
-    "span-error-status-missing": ("trace-error-status",),
-    "error-not-reported": ("error-reported",),
-    "histogram-in-milliseconds": ("histogram-units",),
-    "late-logs": ("time-to-telemetry",),
+DETECTED_BY: dict[Defect, tuple[str, ...]] = {
+    Defect.CORRELATION_NOT_ECHOED: ("correlation-echoed",),
+    Defect.CORRELATION_PER_REQUEST: ("correlation-continuity", "correlation-in-alerts", "correlation-in-calcom", "trace-attributes"),
+    Defect.CORRELATION_MISSING_IN_LOGS: ("correlation-in-logs",),
+    Defect.CORRELATION_SHARED_ACROSS_CALLS: ("correlation-distinct",),
+    Defect.RAW_PHONE_IN_LOGS: ("log-pii",),
+    Defect.TRANSCRIPT_IN_LOGS: ("log-pii",),
+    Defect.BOOKING_NOT_LOGGED: ("log-present",),
+    Defect.BOOKING_METRIC_NOT_INCREMENTED: ("metric-delta",),
+    Defect.WRONG_METRIC_LABEL: ("metric-delta",),
+    Defect.CALCOM_ERRORS_NOT_COUNTED: ("metric-delta",),  # and, with --stack, promql and alertmanager-alert: tests/test_stack.py
+    Defect.METRICS_ENDPOINT_DOWN: ("telemetry-reachable",),
+    Defect.NO_ALERT_ON_CALCOM_FAILURE: ("alert-count",),
+    Defect.ALERT_PER_ERROR: ("alert-count",),
+    Defect.RAW_PHONE_IN_ALERTS: ("alert-content",),
+    Defect.SLOW_PATH: ("latency-sla", "latency-percentile"),
+    Defect.FORGED_SIGNATURE_ACCEPTED: ("signature-rejected",),
+    Defect.DUPLICATE_BOOKS_TWICE: ("calcom-requests", "step-body"),
+    Defect.READY_WHILE_CALCOM_DOWN: ("step-status",),
+    Defect.CALL_ANALYZED_CONNECTION_DROPPED: ("target-reachable",),
+    Defect.HISTOGRAM_BUCKETS_MISS_SLA: ("histogram-sla-bucket",),
+    Defect.METRIC_LABEL_CARDINALITY: ("metric-cardinality",),
+    Defect.BROKEN_TRACE: ("trace-continuity",),
+    Defect.SPAN_ERROR_STATUS_MISSING: ("trace-error-status",),
+    Defect.ERROR_NOT_REPORTED: ("error-reported",),
+    Defect.HISTOGRAM_IN_MILLISECONDS: ("histogram-units",),
+    Defect.LATE_LOGS: ("time-to-telemetry",),
 }
 PROVEN_IN_STACK_MODE = {"promql", "alertmanager-alert"}  # tests/test_stack.py::test_stack_checks_catch_their_defects
 
@@ -69,13 +69,13 @@ class Proof:
     """
 
     def __init__(self, world: EmbeddedWorld, pool: ProbePool, clean_runs: int) -> None:
-        self.runs: dict[tuple[str, int], list[Future[Verdict]]] = {}
+        self.runs: dict[tuple[Defect | str, int], list[Future[Verdict]]] = {}
         for defect in sorted(DETECTED_BY):
             self.runs[(defect, 0)] = [pool.submit(_job(world, s, frozenset({defect}))) for s in CATALOGUE]
         for run in range(clean_runs):
             self.runs[("", run)] = [pool.submit(_job(world, s, frozenset())) for s in CATALOGUE]
 
-    def verdicts(self, defect: str, run: int = 0) -> list[Verdict]:
+    def verdicts(self, defect: Defect | str, run: int = 0) -> list[Verdict]:
         return [f.result() for f in self.runs[(defect, run)]]
 
 
@@ -102,7 +102,7 @@ def proof() -> Iterator[Proof]:
 
 
 def test_every_defect_has_a_detecting_check() -> None:
-    assert set(DETECTED_BY) == set(DEFECTS)
+    assert set(DETECTED_BY) == set(Defect)
 
 
 def test_every_check_is_failed_by_some_defect() -> None:
@@ -111,7 +111,7 @@ def test_every_check_is_failed_by_some_defect() -> None:
 
 
 @pytest.mark.parametrize("defect", sorted(DETECTED_BY))
-def test_catalogue_catches_defect(proof: Proof, defect: str) -> None:
+def test_catalogue_catches_defect(proof: Proof, defect: Defect) -> None:
     verdicts = proof.verdicts(defect)
     failing = {v.scenario: v.failed_checks() for v in verdicts if not v.passed}
     assert failing, f"the catalogue passed against a gateway with the defect {defect!r}"

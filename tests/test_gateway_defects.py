@@ -349,7 +349,8 @@ def test_public_names_are_pinned() -> None:
     import mocks.gateway
     import mocks.sinks
 
-    assert mocks.gateway.__all__ == ["Alert", "AlertPolicy", "DEFECTS", "Gateway", "GatewayConfig", "build_slack_payload", "create_app", "validate_defects"]
+    assert mocks.gateway.__all__ == ["DEFECTS", "Alert", "AlertPolicy", "Defect", "Gateway", "GatewayConfig", "build_slack_payload",
+                                     "create_app", "validate_defects"]
     assert mocks.sinks.__all__ == ["SentryEventStore", "SlackSink", "SpanStore", "create_alertmanager_receiver_app", "create_otlp_app",
                                    "create_sentry_app", "create_sink_app"]
     assert all(hasattr(mocks.gateway, name) for name in mocks.gateway.__all__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ._alerts import Alert, AlertPolicy, build_slack_payload
 from ._app import create_app
 from ._config import GatewayConfig
-from ._defects import DEFECTS, validate_defects
+from ._defects import DEFECTS, Defect, validate_defects
 from ._gateway import Gateway
 
-__all__ = ["Alert", "AlertPolicy", "DEFECTS", "Gateway", "GatewayConfig", "build_slack_payload", "create_app", "validate_defects"]
+__all__ = ["DEFECTS", "Alert", "AlertPolicy", "Defect", "Gateway", "GatewayConfig", "build_slack_payload", "create_app", "validate_defects"]

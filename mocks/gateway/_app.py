@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from mocks._events import parse_cursor
 from mocks._input import BadInput
 
+from ._defects import Defect
 from ._calcom_client import EVENT_TYPES_VERSION, READY_TIMEOUT_S, CalcomFailure
 from ._config import GatewayConfig
 from ._functions import handle_function
@@ -43,7 +44,7 @@ def _unauthorized() -> Response:
 
 async def _readiness(gw: Gateway, request: Request) -> Response:
     """Ready only when Cal.com answers a cheap event-type read (unless the defect skips the check)."""
-    if gw.config.has("ready-while-calcom-down"):
+    if gw.config.has(Defect.READY_WHILE_CALCOM_DOWN):
         return JSONResponse({"status": "ready", "checks": {"calcom": "ok"}})
     ctx = gw.context(request.headers, None)
     try:
@@ -101,7 +102,7 @@ def _event_of(body: bytes) -> str | None:
 def _routes(gw: Gateway) -> list[BaseRoute]:
     async def webhook(request: Request) -> Response:
         response = await _traced(gw, request, handle_webhook)
-        if gw.config.has("call-analyzed-connection-dropped") and _event_of(await request.body()) == "call_analyzed":
+        if gw.config.has(Defect.CALL_ANALYZED_CONNECTION_DROPPED) and _event_of(await request.body()) == "call_analyzed":
             return _DroppedAnswer()
         return response
 
@@ -120,7 +121,7 @@ def _routes(gw: Gateway) -> list[BaseRoute]:
     async def metrics(request: Request) -> Response:
         if not _authorized(gw, request):
             return _unauthorized()
-        if gw.config.has("metrics-endpoint-down"):
+        if gw.config.has(Defect.METRICS_ENDPOINT_DOWN):
             return PlainTextResponse("Internal Server Error", status_code=500)
         return Response(gw.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 

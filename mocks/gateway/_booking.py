@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from ._defects import Defect
 from ._calcom_client import BOOKINGS_VERSION, CalcomFailure
 from ._calendar import fetch_slots, report_failure
 from ._gateway import Gateway, RequestContext
@@ -56,7 +57,7 @@ async def book_appointment(gw: Gateway, ctx: RequestContext, args: dict[str, Any
         if tool_call_id:
             keys.append(("tool", ctx.call_id, tool_call_id))
         keys.append(("start", ctx.call_id, _utc(start)))
-    idempotent = not gw.config.has("duplicate-books-twice")
+    idempotent = not gw.config.has(Defect.DUPLICATE_BOOKS_TWICE)
     async with gw.lock_for(ctx.call_id or ""):
         for key in keys if idempotent else []:
             cached = gw.bookings.get(key)
@@ -129,9 +130,9 @@ async def _create(gw: Gateway, ctx: RequestContext, args: dict[str, Any], start:
 
 def _created(gw: Gateway, ctx: RequestContext, data: dict[str, Any], start: datetime) -> dict[str, Any]:
     uid = str(data.get("uid", ""))
-    if not gw.config.has("booking-metric-not-incremented"):
+    if not gw.config.has(Defect.BOOKING_METRIC_NOT_INCREMENTED):
         gw.metrics.bookings.labels(status="created", source=SOURCE).inc()
-    if not gw.config.has("booking-not-logged"):
+    if not gw.config.has(Defect.BOOKING_NOT_LOGGED):
         gw.log("INFO", "booking_created", "appointment booked in Cal.com", ctx, booking_uid=uid)
     booked_start = data.get("start") if isinstance(data.get("start"), str) else _utc(start)
     return {"booked": True, "booking_uid": uid, "start": booked_start, "message": "Your appointment is booked."}

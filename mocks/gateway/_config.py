@@ -22,7 +22,7 @@ from sentry_sdk.utils import BadDsn, Dsn
 from probes._defaults import DEMO_METRICS_TOKEN
 from probes._errors import ConfigError
 
-from ._defects import validate_defects
+from ._defects import Defect, validate_defects
 
 __all__ = ["GatewayConfig"]
 
@@ -99,7 +99,7 @@ class GatewayConfig:
     alert_cooldown_s: float = 300
     otlp_endpoint: str | None = None  # OTLP/HTTP base URL; spans go to <otlp_endpoint>/v1/traces
     sentry_dsn: str | None = field(default=None, repr=False)  # a DSN carries a key: never rendered
-    defects: frozenset[str] = frozenset()
+    defects: frozenset[Defect] | frozenset[str] = frozenset()  # names are turned into Defect members
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "defects", validate_defects(self.defects))
@@ -145,6 +145,6 @@ class GatewayConfig:
         if problem:
             raise ConfigError(f"GatewayConfig.log_file: {problem}")
 
-    def has(self, defect: str) -> bool:
-        """True when the named seeded defect is switched on."""
+    def has(self, defect: Defect) -> bool:
+        """True when the seeded defect is switched on."""
         return defect in self.defects

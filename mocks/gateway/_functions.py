@@ -18,6 +18,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ._defects import Defect
 from ._booking import book_appointment
 from ._calcom_client import BOOKINGS_VERSION, CalcomFailure
 from ._calendar import fetch_slots, report_failure
@@ -38,7 +39,7 @@ def _dict(value: Any) -> dict[str, Any]:
 
 async def check_availability(gw: Gateway, ctx: RequestContext, args: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
     """Free slots of one day, in the caller's time zone."""
-    if gw.config.has("slow-path"):
+    if gw.config.has(Defect.SLOW_PATH):
         await asyncio.sleep(SLOW_PATH_S)  # the seeded defect: really blow the 500 ms SLA
     date = args.get("date")
     if not isinstance(date, str) or not _DATE_RE.fullmatch(date):

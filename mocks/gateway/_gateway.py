@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.datastructures import Headers
 
+from ._defects import Defect
 from ._alerts import Alert, Alerter, AlertPolicy
 from ._calcom_client import CALCOM_ERROR_TYPES, CalcomClient
 from ._config import GatewayConfig
@@ -88,18 +89,18 @@ class Gateway:
         self.logs = LogBuffer(config.log_file)
         self.calls = CallRegistry(config.company_id)
         self.pending_inbound = PendingInbound()
-        self.tracing = GatewayTracing(config.otlp_endpoint, broken=config.has("broken-trace"),
-                                      error_status=not config.has("span-error-status-missing"))
-        self.errors = ErrorReporter(config.sentry_dsn, enabled=not config.has("error-not-reported"))
+        self.tracing = GatewayTracing(config.otlp_endpoint, broken=config.has(Defect.BROKEN_TRACE),
+                                      error_status=not config.has(Defect.SPAN_ERROR_STATUS_MISSING))
+        self.errors = ErrorReporter(config.sentry_dsn, enabled=not config.has(Defect.ERROR_NOT_REPORTED))
         self.calcom = CalcomClient(config.calcom_url, config.calcom_api_key, config.calcom_timeout_s, tracing=self.tracing)
         policy = AlertPolicy(
             threshold=config.alert_threshold,
             window_s=config.alert_window_s,
             cooldown_s=config.alert_cooldown_s,
-            grouped=not config.has("alert-per-error"),
+            grouped=not config.has(Defect.ALERT_PER_ERROR),
         )
         self.alerter = Alerter(
-            policy, config.alert_webhook_url, enabled=not config.has("no-alert-on-calcom-failure"), on_result=self._alert_result
+            policy, config.alert_webhook_url, enabled=not config.has(Defect.NO_ALERT_ON_CALCOM_FAILURE), on_result=self._alert_result
         )
         self.seen_events = _LruSet(_DEDUPE_MAX)
         self.bookings = _LruSet(_DEDUPE_MAX)
@@ -114,9 +115,9 @@ class Gateway:
         record: CallRecord | None = None
         if call_id:
             record = self.calls.get_or_create(call_id, incoming) if create else self.calls.get(call_id)
-        if self.config.has("correlation-per-request"):
+        if self.config.has(Defect.CORRELATION_PER_REQUEST):
             correlation = incoming or str(uuid.uuid4())
-        elif self.config.has("correlation-shared-across-calls"):
+        elif self.config.has(Defect.CORRELATION_SHARED_ACROSS_CALLS):
             # The defect: a process-wide "current ID" (a global, not a per-call record or a contextvar).
             self._shared_correlation = self._shared_correlation or (record.correlation_id if record else str(uuid.uuid4()))
             correlation = incoming or self._shared_correlation
@@ -168,15 +169,15 @@ class Gateway:
     def log(self, level: str, event: str, message: str, ctx: RequestContext | None, **fields: Any) -> dict[str, Any]:
         """Write one JSON log line with the contract fields (and seeded defects' leaks)."""
         record: dict[str, Any] = {"timestamp": utc_timestamp(), "level": level, "event": event, "message": message}
-        if not self.config.has("correlation-missing-in-logs"):
+        if not self.config.has(Defect.CORRELATION_MISSING_IN_LOGS):
             record["correlation_id"] = ctx.correlation_id if ctx else None
         record["call_id"] = ctx.call_id if ctx else None
         record["company_id"] = ctx.company_id if ctx else self.config.company_id
         record["phone_hash"] = ctx.phone_hash if ctx else None
-        if ctx and ctx.raw_phone and self.config.has("raw-phone-in-logs"):
+        if ctx and ctx.raw_phone and self.config.has(Defect.RAW_PHONE_IN_LOGS):
             record["phone"] = ctx.raw_phone
         record.update({k: v for k, v in fields.items() if v is not None})
-        if self.config.has("late-logs"):
+        if self.config.has(Defect.LATE_LOGS):
             _later(LATE_LOGS_S, self.logs.write, record)
             return record
         return self.logs.write(record)
@@ -197,13 +198,13 @@ class Gateway:
         **fields: Any,
     ) -> None:
         """Count, log (ERROR unless told otherwise; WARNING for warnings) and, through the policy, alert."""
-        if not (error_type in CALCOM_ERROR_TYPES and self.config.has("calcom-errors-not-counted")):
+        if not (error_type in CALCOM_ERROR_TYPES and self.config.has(Defect.CALCOM_ERRORS_NOT_COUNTED)):
             self.metrics.errors.labels(type=error_type, severity=severity).inc()
         level = level or ("WARNING" if severity == "warning" else "ERROR")
         self.log(level, event, detail, ctx, error_type=error_type, severity=severity, endpoint=endpoint, **fields)
         if alert:
             record = self.calls.get(ctx.call_id) if ctx and ctx.call_id else None
-            if record is not None and record.caller_number and self.config.has("raw-phone-in-alerts"):
+            if record is not None and record.caller_number and self.config.has(Defect.RAW_PHONE_IN_ALERTS):
                 detail = f"{detail} (caller {record.caller_number})"
             self.alerter.notify(
                 error_type=error_type,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from ._defects import Defect
+
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics", "PROVIDER"]
 
 PROVIDER = "retell"
@@ -24,13 +26,13 @@ SLA_BLIND_BUCKETS = (0.1, 1.0, 5.0)
 class GatewayMetrics:
     """The seven ``askproai_*`` series of the target contract."""
 
-    def __init__(self, defects: frozenset[str] = frozenset(), company: str = "default") -> None:
+    def __init__(self, defects: frozenset[Defect] = frozenset(), company: str = "default") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
-        self.per_call_label = "metric-label-cardinality" in defects
+        self.per_call_label = Defect.METRIC_LABEL_CARDINALITY in defects
         # The histogram-in-milliseconds defect: the histogram is named _seconds but fed milliseconds.
-        self._webhook_unit = 1000.0 if "histogram-in-milliseconds" in defects else 1.0
-        webhook_buckets = SLA_BLIND_BUCKETS if "histogram-buckets-miss-sla" in defects else WEBHOOK_BUCKETS
+        self._webhook_unit = 1000.0 if Defect.HISTOGRAM_IN_MILLISECONDS in defects else 1.0
+        webhook_buckets = SLA_BLIND_BUCKETS if Defect.HISTOGRAM_BUCKETS_MISS_SLA in defects else WEBHOOK_BUCKETS
         self.webhooks = Counter(
             "askproai_webhooks_total", "Retell requests by event and outcome", ["provider", "event", "status"], registry=reg
         )

@@ -15,6 +15,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._defects import Defect
 from ._gateway import CORRELATION_HEADER, Gateway
 
 __all__ = ["GatewayMiddleware"]
@@ -44,7 +45,7 @@ class GatewayMiddleware:
         endpoint, method = self._endpoint(scope), scope["method"]
         incoming = Headers(scope=scope).get(CORRELATION_HEADER)
         status = 500
-        drop_correlation = self.gateway.config.has("correlation-not-echoed")
+        drop_correlation = self.gateway.config.has(Defect.CORRELATION_NOT_ECHOED)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status

@@ -15,17 +15,13 @@ from starlette.responses import JSONResponse, Response
 
 from probes._signing import SIGNATURE_HEADER, verify
 
+from ._defects import Defect
 from ._gateway import CORRELATION_HEADER, Gateway, RequestContext
+from ._retell_body import event_name, guess_call_id
 from ._metrics import PROVIDER
 
-__all__ = ["KNOWN_EVENTS", "RetellRequest", "caller_number", "company_of", "count_webhook", "event_name", "guess_call_id", "read_retell_request", "respond"]
+__all__ = ["RetellRequest", "caller_number", "company_of", "count_webhook", "read_retell_request", "respond"]
 
-KNOWN_EVENTS = frozenset(
-    {
-        "call_inbound", "call_started", "call_ended", "call_analyzed", "transcript_updated",
-        "transfer_started", "transfer_bridged", "transfer_cancelled", "transfer_ended",
-    }
-)
 
 
 @dataclass
@@ -49,22 +45,6 @@ def _loads(raw: str) -> Any:
         return None
 
 
-def guess_call_id(body: Any) -> str | None:
-    """The call id of a Retell body in any of its three shapes, if it has one."""
-    if not isinstance(body, dict):
-        return None
-    for holder in (body.get("call"), body.get("args"), body.get("call_inbound"), body):
-        if isinstance(holder, dict) and isinstance(holder.get("call_id"), str) and holder["call_id"]:
-            return str(holder["call_id"])
-    return None
-
-
-def event_name(body: Any) -> str:
-    """The body's Retell event name as a metric label: known names only, to bound cardinality."""
-    event = body.get("event") if isinstance(body, dict) else None
-    return event if isinstance(event, str) and event in KNOWN_EVENTS else "unknown"
-
-
 async def read_retell_request(gw: Gateway, request: Request, event_label: str | None) -> RetellRequest | Response:
     """Verify the signature over the raw body and parse it; a Response means "answer this and stop".
 
@@ -75,7 +55,7 @@ async def read_retell_request(gw: Gateway, request: Request, event_label: str | 
     call_id = guess_call_id(parsed)
     event_label = event_label or event_name(parsed)
     signature = request.headers.get(SIGNATURE_HEADER)
-    if not gw.config.has("forged-signature-accepted") and not verify(raw, gw.config.retell_api_key, signature):
+    if not gw.config.has(Defect.FORGED_SIGNATURE_ACCEPTED) and not verify(raw, gw.config.retell_api_key, signature):
         ctx = gw.context(request.headers, call_id, create=False)
         reason = "missing" if not signature else "invalid or stale"
         count_webhook(gw, event_label, "rejected")
@@ -101,7 +81,7 @@ async def read_retell_request(gw: Gateway, request: Request, event_label: str | 
 
 
 def _label(gw: Gateway, event: str) -> str:
-    return "webhook" if gw.config.has("wrong-metric-label") else event
+    return "webhook" if gw.config.has(Defect.WRONG_METRIC_LABEL) else event
 
 
 def count_webhook(gw: Gateway, event: str, status: str) -> None:

@@ -27,6 +27,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.trace import INVALID_SPAN, NoOpTracer, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from ._retell_body import event_name, guess_call_id
+
 __all__ = ["ATTR_CALL_ID", "ATTR_CORRELATION_ID", "GatewayTracing", "retell_attributes"]
 
 SERVICE_NAME = "callprobe-reference-gateway"
@@ -47,8 +49,6 @@ def retell_attributes(body: bytes, *, event: str | None = None, function: str | 
     Read from the raw body before the handler runs, so a request the handler
     rejects (bad signature, bad JSON) still has a labelled span.
     """
-    from ._retell_request import event_name, guess_call_id  # late: _retell_request imports the gateway
-
     try:
         parsed: Any = json.loads(body) if body else None
     except ValueError:

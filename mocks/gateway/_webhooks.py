@@ -18,8 +18,10 @@ from starlette.responses import JSONResponse, Response
 
 from probes._caller import SYNTHETIC_MARKER, is_fictional_number
 
+from ._defects import Defect
 from ._gateway import Gateway, RequestContext
-from ._retell_request import caller_number, company_of, count_webhook, event_name, read_retell_request, respond
+from ._retell_body import event_name
+from ._retell_request import caller_number, company_of, count_webhook, read_retell_request, respond
 
 __all__ = ["handle_inbound", "handle_webhook"]
 
@@ -58,7 +60,7 @@ async def handle_webhook(gw: Gateway, request: Request) -> Response:
     ctx = gw.context(request.headers, call_id)
     gw.remember_caller(ctx, caller_number(call), company_of(call))
     key = _dedupe_key(event, call, body, parsed.raw)
-    if key in gw.seen_events and not gw.config.has("duplicate-books-twice"):
+    if key in gw.seen_events and not gw.config.has(Defect.DUPLICATE_BOOKS_TWICE):
         count_webhook(gw, event, "duplicate")
         gw.log("INFO", "webhook_duplicate", f"duplicate {event} delivery ignored", ctx, retell_event=event)
     else:
@@ -96,7 +98,7 @@ def _apply_event(gw: Gateway, ctx: RequestContext, event: str, call: dict[str, A
         fields.update(call_successful=analysis.get("call_successful"), user_sentiment=analysis.get("user_sentiment"))
     elif event.startswith("transfer_"):
         fields["transfer_option_type"] = _dict(body.get("transfer_option")).get("type")
-    if event in {"call_ended", "call_analyzed"} and gw.config.has("transcript-in-logs"):
+    if event in {"call_ended", "call_analyzed"} and gw.config.has(Defect.TRANSCRIPT_IN_LOGS):
         fields.update(transcript=call.get("transcript"), call_summary=_dict(call.get("call_analysis")).get("call_summary"))
     gw.log("INFO", event if event != "unknown" else "webhook_unknown_event", f"Retell {event} processed", ctx, **fields)
 
@@ -131,7 +133,7 @@ async def handle_inbound(gw: Gateway, request: Request) -> Response:
         gw.pending_inbound.add((str(numbers[0]), str(numbers[1])), ctx.correlation_id)
     gw.remember_caller(ctx, str(numbers[0]) if isinstance(numbers[0], str) else None, None)
     key = ("call_inbound", call_id or "", hashlib.sha256(parsed.raw.encode("utf-8")).hexdigest())
-    cached = gw.seen_events.get(key) if call_id and not gw.config.has("duplicate-books-twice") else None
+    cached = gw.seen_events.get(key) if call_id and not gw.config.has(Defect.DUPLICATE_BOOKS_TWICE) else None
     if cached is not None:
         count_webhook(gw, "call_inbound", "duplicate")
         gw.log("INFO", "webhook_duplicate", "duplicate call_inbound delivery answered from cache", ctx, retell_event="call_inbound")
