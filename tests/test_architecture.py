@@ -59,6 +59,18 @@ def test_mocks_use_only_wire_formats_of_probes(path: Path) -> None:
     assert not bad, f"{path} imports {sorted(bad)} (mocks may use only the wire formats)"
 
 
-@pytest.mark.parametrize("path", _py("probes") + _py("mocks") + _py("tests"), ids=str)
+@pytest.mark.parametrize("path", _py("examples"), ids=str)
+def test_examples_import_neither_probes_nor_mocks(path: Path) -> None:
+    """An example gateway proves callprobe on code it did not shape: it may not borrow callprobe's own."""
+    bad = {m for m in _imports(path) if m.split(".")[0] in ("probes", "mocks")}
+    assert not bad, f"{path} imports {sorted(bad)} (examples stand alone)"
+
+
+@pytest.mark.parametrize("path", _py("probes") + _py("mocks"), ids=str)
+def test_probes_and_mocks_do_not_import_examples(path: Path) -> None:
+    assert not any(m.split(".")[0] == "examples" for m in _imports(path)), path
+
+
+@pytest.mark.parametrize("path", _py("probes") + _py("mocks") + _py("tests") + _py("examples"), ids=str)
 def test_nothing_imports_scenarios_or_locustfiles(path: Path) -> None:
     assert not any(m.split(".")[0] in ("scenarios", "locustfiles") for m in _imports(path)), path

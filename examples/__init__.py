@@ -1,0 +1,1 @@
+"""Example gateways that callprobe is proven against besides its own reference."""
