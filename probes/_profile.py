@@ -23,6 +23,7 @@ from ._plan import Paths
 __all__ = [
     "Contract",
     "ErrorSourceConfig",
+    "LoadPolicy",
     "LogSourceConfig",
     "Secrets",
     "TargetProfile",
@@ -90,6 +91,13 @@ class ErrorSourceConfig(_Model):
     url: str | None = Field(default=None, description="the receiver's base URL (GET <url>/api/events)")
 
 
+class LoadPolicy(_Model):
+    """Whether callprobe may load this target: loopback always, any other host only when allowed here."""
+
+    allowed: bool = Field(default=False, description="a load run may target this (non-loopback) host")
+    max_rate: float | None = Field(default=None, gt=0, description="calls/s a load run may start at most (default: callprobe load's cap)")
+
+
 class TargetProfile(_Model):
     name: str = "embedded"
     base_url: str
@@ -111,6 +119,7 @@ class TargetProfile(_Model):
     prometheus_url: str | None = Field(default=None, description="stack mode: a Prometheus scraping this target (job gateway)")
     alertmanager_url: str | None = Field(default=None, description="stack mode: the Alertmanager that Prometheus sends to")
     alert_receiver_url: str | None = Field(default=None, description="stack mode: the Alertmanager webhook receiver's messages API")
+    load: LoadPolicy = Field(default_factory=LoadPolicy, description="load runs (callprobe load): allowed hosts and rate cap")
 
     @property
     def resolved_metrics_url(self) -> str | None:

@@ -27,7 +27,7 @@ from ._retell import StepSpec, render_call
 from ._signing import SIGNATURE_HEADER, now_ms
 from ._wire import dumps
 
-__all__ = ["REDACTED", "RunOptions", "cancel_bookings", "redact_headers", "run_plan"]
+__all__ = ["REDACTED", "RunOptions", "booked_uid", "cancel_bookings", "cancel_request", "redact_headers", "run_plan"]
 
 REDACTED = "[redacted]"
 _SECRET_HEADERS = {SIGNATURE_HEADER.lower(), "authorization", "x-cal-secret-key", "cookie", "x-api-key"}
@@ -159,20 +159,38 @@ async def run_plan(plan: Plan, client: httpx.AsyncClient, opts: RunOptions) -> l
     return sorted((x for xs in per_call for x in xs), key=lambda x: x.sent_at)
 
 
-def _booked_uids(exchanges: list[Exchange], extra: Sequence[tuple[int, str]], contract: Contract) -> list[tuple[int, str]]:
-    """(call index, uid) of every booking an answer reports, in the target's words (results.booked/booking_uid)."""
-    out = list(extra)
+def booked_uid(answer: Any, contract: Contract) -> str | None:
+    """The uid of the booking a function answer confirms, in the target's words (results.booked/booking_uid); None if none."""
     try:
         booked_path, uid_path = contract.result_field("booked"), contract.result_field("booking_uid")
     except UnmappedRole:
-        return list(dict.fromkeys(out))
+        return None
+    _, booked = dig(answer, booked_path)
+    _, uid = dig(answer, uid_path)
+    return str(uid) if booked is True and isinstance(uid, str | int) and str(uid) else None
+
+
+def _booked_uids(exchanges: list[Exchange], extra: Sequence[tuple[int, str]], contract: Contract) -> list[tuple[int, str]]:
+    """(call index, uid) of every booking an answer reports, plus ``extra``."""
+    out = list(extra)
     for x in exchanges:
-        answer = x.response_json
-        _, booked = dig(answer, booked_path)
-        _, uid = dig(answer, uid_path)
-        if x.kind == "function" and booked is True and isinstance(uid, str | int) and str(uid):
-            out.append((x.call_index, str(uid)))
+        uid = booked_uid(x.response_json, contract) if x.kind == "function" else None
+        if uid is not None:
+            out.append((x.call_index, uid))
     return list(dict.fromkeys(out))
+
+
+def cancel_request(plan: Plan, call: PlannedCall, uid: str, api_key: str) -> tuple[str, str, dict[str, str]]:
+    """(path, body, headers) of the ``cancel_appointment`` that undoes booking ``uid`` of ``call``, signed now.
+
+    The request is the call's own next function call (same call object), as
+    the voice agent would send it; every front that books cleans up with it.
+    """
+    at = max((s.at_s for s in call.steps), default=0.0) + 1.0
+    step = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": "callprobe synthetic call cleanup"})
+    body = dumps(render_call(call.spec, (*call.steps, step))[-1].payload)
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", api_key, now_ms()) or ""}
+    return plan.paths.function.replace("{name}", "cancel_appointment"), body, headers
 
 
 async def cancel_bookings(
@@ -186,12 +204,8 @@ async def cancel_bookings(
     done: list[Exchange] = []
     for call_index, uid in _booked_uids(exchanges, extra, opts.contract):
         call = plan.calls[call_index]
-        at = max((s.at_s for s in call.steps), default=0.0) + 1.0
-        extra = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": "callprobe synthetic call cleanup"})
-        payload = render_call(call.spec, (*call.steps, extra))[-1].payload
-        body = dumps(payload)
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", opts.api_key, now_ms()) or ""}
-        url = opts.base_url.rstrip("/") + plan.paths.function.replace("{name}", "cancel_appointment")
+        path, body, headers = cancel_request(plan, call, uid, opts.api_key)
+        url = opts.base_url.rstrip("/") + path
         try:
             response = await client.post(url, content=body.encode(), headers=headers)
             status, text = response.status_code, response.text
@@ -200,7 +214,7 @@ async def cancel_bookings(
         done.append(
             Exchange(
                 call_index=call_index, call_id=call.call_id, step_index=-1, step="cleanup: cancel_appointment", delivery=1,
-                kind="cleanup", method="POST", path=plan.paths.function.replace("{name}", "cancel_appointment"),
+                kind="cleanup", method="POST", path=path,
                 request_headers=redact_headers(headers), request_body=body, sent_at=time.time(),
                 expect=call.requests[0].step.expect.model_copy(update={"status": None, "body": None}),
                 status=status, response_body=text if status is not None else "", error=None if status else text,

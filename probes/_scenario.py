@@ -26,6 +26,8 @@ __all__ = [
     "ErrorExpectation",
     "Expectations",
     "LatencyExpectation",
+    "LoadExpectation",
+    "LoadStepLimits",
     "LogExpectation",
     "MetricExpectation",
     "PromqlExpectation",
@@ -270,6 +272,31 @@ class Expectations(_Model):
     stack_alerts: list[StackAlertExpectation] = Field(default_factory=list, description="stack mode: Alertmanager alerts")
 
 
+class LoadStepLimits(_Model):
+    """Latency limits of one step under load, from the intended send time (coordinated omission corrected)."""
+
+    p50_ms: float | None = Field(default=None, gt=0)
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+
+
+class LoadExpectation(_Model):
+    """The SLA gate of a load run (``callprobe load``); the single-call catalogue ignores it.
+
+    Besides these, ``expect.latency`` and each step's ``within_ms`` (as its p99)
+    are thresholds of the gate. Every threshold needs ``min_samples`` samples
+    (default: enough for its percentile, 20 for a p95, 100 for a p99); one that
+    has fewer is *no data*, and a run with no completed call exits 2, never 0.
+    """
+
+    steps: dict[str, LoadStepLimits] = Field(default_factory=dict, description="step label (or 'call' for the whole call) → limits")
+    max_error_ratio: float = Field(default=0.0, ge=0, le=1, description="failed requests / requests")
+    min_calls: int = Field(default=1, ge=1, description="completed calls at least")
+    min_rate_ratio: float = Field(default=0.9, ge=0, le=1, description="calls started / calls intended")
+    min_samples: int | None = Field(default=None, ge=1, description="samples every percentile threshold needs")
+    telemetry: bool = Field(default=True, description="telemetry completeness is part of the gate")
+
+
 class Scenario(_Model):
     name: str
     description: str = ""
@@ -285,6 +312,7 @@ class Scenario(_Model):
     calcom: CalcomScript = Field(default_factory=CalcomScript)
     steps: list[Step] = Field(min_length=1)
     expect: Expectations = Field(default_factory=Expectations)
+    load: LoadExpectation = Field(default_factory=LoadExpectation, description="the SLA gate of a load run")
     source: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
