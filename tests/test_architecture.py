@@ -74,3 +74,11 @@ def test_probes_and_mocks_do_not_import_examples(path: Path) -> None:
 @pytest.mark.parametrize("path", _py("probes") + _py("mocks") + _py("tests") + _py("examples"), ids=str)
 def test_nothing_imports_scenarios_or_locustfiles(path: Path) -> None:
     assert not any(m.split(".")[0] in ("scenarios", "locustfiles") for m in _imports(path)), path
+
+
+@pytest.mark.parametrize("path", _py("probes") + _py("mocks"), ids=str)
+def test_only_locust_modules_import_locust(path: Path) -> None:
+    """``import locust`` monkey-patches the whole process with gevent: it may not reach pytest or probes' asyncio code."""
+    engine = {m for m in _imports(path) if m.split(".")[0] in ("locust", "gevent", "geventhttpclient")}
+    allowed = path.parent.name == "_load" and path.stem.startswith("_locust")
+    assert allowed or not engine, f"{path} imports {sorted(engine)}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 __all__ = ["Arrivals", "RateProfile"]
 
-IDLE_STEP_S = 0.05  # how far to look ahead while the rate is 0
+STEP_S = 0.001  # resolution of the rate's integral
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,11 @@ class Arrivals:
     """The intended start times of one stream: its share (1/streams) of the profile's rate.
 
     Times are seconds from the run's start; ``next()`` gives the next one, or
-    None once the profile is over. Poisson streams of equal rate add up to a
-    Poisson process of the whole rate; constant streams are staggered by a
-    random phase.
+    None once the profile is over. Arrival ``k`` comes when the integral of the
+    stream's rate reaches ``k`` plus a random phase (constant spacing), or after
+    an exponentially distributed amount of it (Poisson), so a ramp gets exactly
+    the calls its rate asks for. Poisson streams add up to a Poisson process of
+    the whole rate; constant streams are staggered by their random phases.
     """
 
     def __init__(self, profile: RateProfile, *, streams: int = 1, poisson: bool = False, seed: int | None = None) -> None:
@@ -73,24 +75,22 @@ class Arrivals:
         self.streams = max(1, streams)
         self.poisson = poisson
         self._rng = random.Random(seed)
-        self._t = -1.0
+        self._t: float | None = None
 
-    def _gap(self, rate: float) -> float:
-        return self._rng.expovariate(rate) if self.poisson else 1.0 / rate
+    def _need(self) -> float:
+        """How much of the rate's integral to the next arrival (in calls)."""
+        if self.poisson:
+            return self._rng.expovariate(1.0)
+        return 1.0 if self._t is not None else self._rng.random()
 
     def next(self) -> float | None:
-        t = self._t
-        if t < 0:  # the first arrival: a random phase within one gap
-            t = 0.0
-            while (rate := self.profile.rate_at(t) / self.streams) <= 0:
-                t += IDLE_STEP_S
-                if t >= self.profile.duration_s:
-                    return None
-            self._t = t + (self._gap(rate) if self.poisson else self._rng.random() / rate)
-            return self._t if self._t < self.profile.duration_s else None
-        while (rate := self.profile.rate_at(t) / self.streams) <= 0:
-            t += IDLE_STEP_S
-            if t >= self.profile.duration_s:
-                return None
-        self._t = t + self._gap(rate)
-        return self._t if self._t < self.profile.duration_s else None
+        t, need, end = self._t or 0.0, self._need(), self.profile.duration_s
+        while t < end:
+            rate = self.profile.rate_at(t) / self.streams
+            if rate * STEP_S >= need:
+                self._t = t + need / rate
+                return self._t if self._t < end else None
+            need -= rate * STEP_S
+            t += STEP_S
+        self._t = end
+        return None

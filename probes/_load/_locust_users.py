@@ -29,6 +29,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
+from gevent.lock import BoundedSemaphore
 from gevent.pool import Group
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
@@ -156,7 +157,7 @@ def new_call(run: LoadProcess, wall_start: float) -> Plan:
     return run.target.plan(run.first_seed + seq, f"{run.run_id}:{seq}", int(wall_start * 1000))
 
 
-def place_call(run: LoadProcess, client: Any, plan: Plan, intended: float, wall_start: float) -> None:
+def place_call(run: LoadProcess, client: _Client, plan: Plan, intended: float, wall_start: float) -> None:
     """One whole call: send each request at its intended time (``intended`` is the first one's), judge it, clean up.
 
     Offsets count from the call's first request (a ``call_inbound`` comes
@@ -182,7 +183,7 @@ def place_call(run: LoadProcess, client: Any, plan: Plan, intended: float, wall_
         _close_call(run, client, state, intended)
 
 
-def _close_call(run: LoadProcess, client: Any, state: _CallState, intended: float) -> None:
+def _close_call(run: LoadProcess, client: _Client, state: _CallState, intended: float) -> None:
     """Count the call, log the whole-call entry, and cancel what it booked."""
     for record in state.records.values():
         wanted = {(r.step_index, r.delivery) for r in state.plan.requests() if r.call_id == record.call_id}
@@ -213,7 +214,7 @@ def _wait_for_dependencies(state: _CallState, req: PlannedRequest) -> None:
                 state.finished(i, s.repeat).wait()
 
 
-def _deliver(run: LoadProcess, client: Any, state: _CallState, req: PlannedRequest) -> None:
+def _deliver(run: LoadProcess, client: _Client, state: _CallState, req: PlannedRequest) -> None:
     try:
         _wait_for_dependencies(state, req)
         try:
@@ -233,14 +234,15 @@ def _unsent(run: LoadProcess, state: _CallState, req: PlannedRequest, message: s
     state.records[req.call_id].requests.append(RequestRecord(req.step_index, req.delivery, None, None, False, time.time()))
 
 
-def _send(run: LoadProcess, client: Any, state: _CallState, req: PlannedRequest, body: str) -> None:
+def _send(run: LoadProcess, client: _Client, state: _CallState, req: PlannedRequest, body: str) -> None:
     target = run.target
-    headers = target.headers(req, body)
     intended = state.due(req, target.time_scale)
     sent, wall = time.monotonic(), time.time()
-    state.first_sent = sent if state.first_sent is None else min(state.first_sent, sent)
     limit = req.step.abandon_after_ms / 1000 if req.step.abandon_after_ms else None
-    with gevent.Timeout(limit, False):
+    with gevent.Timeout(limit, False), client.connection():
+        headers = target.headers(req, body)  # signed as it goes out, after any wait for a connection
+        sent, wall = time.monotonic(), time.time()  # on the wire now: raw service time starts here
+        state.first_sent = sent if state.first_sent is None else min(state.first_sent, sent)
         with client.request(req.method, req.path, name=step_name(req.step), data=body.encode() or None, headers=headers,
                             catch_response=True) as response:
             ended = time.monotonic()
@@ -269,7 +271,7 @@ def _exchange(req: PlannedRequest, body: str, wall: float, took_s: float, respon
     )
 
 
-def _record(run: LoadProcess, client: Any, state: _CallState, req: PlannedRequest, x: Exchange, ok: bool, intended: float,
+def _record(run: LoadProcess, client: _Client, state: _CallState, req: PlannedRequest, x: Exchange, ok: bool, intended: float,
             sent: float, ended: float) -> None:
     tally, contract = run.tally, run.target.contract
     tally.requests += 1
@@ -300,13 +302,13 @@ def _abandoned(run: LoadProcess, state: _CallState, req: PlannedRequest, sent: f
     state.answers[req.step.label] = None
 
 
-def _cancel(run: LoadProcess, client: Any, plan: Plan, call_index: int, uid: str) -> None:
+def _cancel(run: LoadProcess, client: _Client, plan: Plan, call_index: int, uid: str) -> None:
     """Cancel one booking through the gateway (a Locust request of its own: the gateway sees it)."""
     if run.open_bookings.pop(uid, None) is None:
         return
     path, body, headers = cancel_request(plan, plan.calls[call_index], uid, run.target.api_key)
     name = "cleanup cancel_appointment"
-    with client.request("POST", path, name=name, data=body.encode(), headers=headers, catch_response=True) as response:
+    with client.connection(), client.request("POST", path, name=name, data=body.encode(), headers=headers, catch_response=True) as response:
         run.tally.requests += 1
         status = int(response.status_code or 0)
         if 200 <= status < 300:
@@ -334,6 +336,21 @@ def _cancelled(text: str | None, target: CallTarget) -> bool:
 # ------------------------------------------------------------------ users
 
 
+class _Client:
+    """A stream's HTTP client and its connections: at most ``--connections`` requests in flight at once."""
+
+    def __init__(self, session: Any, connections: int) -> None:
+        self.session = session
+        self._slots = BoundedSemaphore(connections)
+
+    def connection(self) -> BoundedSemaphore:
+        return self._slots
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        return self.session.request(*args, **kwargs)
+
+
+
 def _wait_for_process() -> LoadProcess:
     while (run := process()) is None:
         gevent.sleep(0.05)
@@ -356,6 +373,7 @@ class _CallUser(FastHttpUser):
             self.host = run.target.profile.base_url
             self.network_timeout = self.connection_timeout = run.target.profile.request_timeout_s
         super().__init__(environment)
+        self.calls_client = _Client(self.client, run.opts.connections if run is not None else CONNECTIONS)
 
 
 class OpenCallUser(_CallUser):
@@ -397,7 +415,7 @@ class OpenCallUser(_CallUser):
                 run.tally.dropped += 1
                 continue
             run.tally.late += time.monotonic() - intended > LATE_S
-            run.calls.add(mine.spawn(place_call, run, self.client, plan, intended, wall0 + t))
+            run.calls.add(mine.spawn(place_call, run, self.calls_client, plan, intended, wall0 + t))
             gevent.sleep(0)  # let the call send its first request before the next one is planned
 
 
@@ -414,7 +432,7 @@ class ClosedCallUser(_CallUser):
         run.tally.intended += 1
         wall = time.time()
         plan = new_call(run, wall)
-        greenlet = run.calls.spawn(place_call, run, self.client, plan, time.monotonic(), wall)
+        greenlet = run.calls.spawn(place_call, run, self.calls_client, plan, time.monotonic(), wall)
         greenlet.join()
 
 

@@ -77,6 +77,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--time-scale", _positive(float), None, "scale of the scenario's send offsets (default: the scenario's time_scale)"),
     Option("--streams", _positive(int), 1, "arrival streams sharing --rate (Locust users of the open model): one per worker process"),
     Option("--max-in-flight", _positive(int), 1000, "calls in flight per stream; an arrival beyond it is a dropped start"),
+    Option("--connections", _positive(int), 500, "requests in flight per stream (its connection pool); more wait for one, and "
+           "their raw time starts when they go out, their corrected time at their intended send time"),
     Option("--max-rate", _positive(float), DEFAULT_RATE_CAP, "refuse a rate above this (a safety cap; raise it on purpose)"),
     Option("--drain", seconds, None, "how long calls in flight may take to finish after the last start (default: call span + request timeout)"),
     Option("--seed", int, None, "first caller seed (default: from the clock); call n uses seed + n"),
@@ -114,6 +116,7 @@ class LoadOptions:
     time_scale: float | None = None
     streams: int = 1
     max_in_flight: int = 1000
+    connections: int = 500
     max_rate: float = DEFAULT_RATE_CAP
     drain: float | None = None
     seed: int | None = None

@@ -91,7 +91,7 @@ class LoadReport:
 
     def to_json(self) -> dict[str, Any]:
         steps = {}
-        for name in self.rows():
+        for name in self.book.names():  # the rows, and the series by kind ("all webhook", "all requests" …)
             c, r = self.book.percentiles(name, CORRECTED), self.book.percentiles(name, RAW)
             steps[name] = {"count": c.count, "corrected_ms": {"p50": c.p50, "p95": c.p95, "p99": c.p99, "max": c.max},
                            "raw_ms": {"p50": r.p50, "p95": r.p95, "p99": r.p99, "max": r.max},
