@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class LoadProcess:
     stopping: Event = field(default_factory=Event)
     calls: Group = field(default_factory=Group)
     open_bookings: dict[str, tuple[Any, Plan, int]] = field(default_factory=dict)  # uid → (client, plan, call index), not yet cancelled
+    stopped_at: float = math.inf  # monotonic: arrivals meant for later than this were never due
     streams_running: int = 0  # open-model streams of this process still starting calls or waiting for theirs
     streams_done: int = 0
     _seq: Any = field(default_factory=itertools.count)
@@ -104,6 +106,7 @@ class LoadProcess:
 
     def finish(self, timeout_s: float) -> None:
         """Stop starting calls, let those in flight end (up to ``timeout_s``), cut the rest, cancel what is still booked."""
+        self.stopped_at = min(self.stopped_at, time.monotonic())
         self.stopping.set()
         self.calls.join(timeout=timeout_s)
         if len(self.calls):
@@ -168,12 +171,14 @@ def place_call(run: LoadProcess, client: _Client, plan: Plan, intended: float, w
     order = sorted(plan.requests(), key=lambda r: (r.send_at_s, r.call_index, r.step_index, r.delivery))
     state.origin = order[0].send_at_s if order else 0.0
     sends = Group()
+    spawned: list[tuple[PlannedRequest, Any]] = []
     try:
         for req in order:
             delay = state.due(req, run.target.time_scale) - time.monotonic()
             if delay > 0:
                 gevent.sleep(delay)
-            sends.spawn(_deliver, run, client, state, req)
+            _after_earlier_answers(req, spawned)
+            spawned.append((req, sends.spawn(_deliver, run, client, state, req)))
         sends.join()
     except gevent.GreenletExit:
         sends.kill(block=False)
@@ -181,6 +186,19 @@ def place_call(run: LoadProcess, client: _Client, plan: Plan, intended: float, w
         raise
     finally:
         _close_call(run, client, state, intended)
+
+
+def _after_earlier_answers(req: PlannedRequest, spawned: list[tuple[PlannedRequest, Any]]) -> None:
+    """Keep the story's order: wait until the call's earlier requests are answered (or abandoned).
+
+    Retell does not wait for answers, but its events are seconds apart; in a
+    compressed replay a generator or gateway that falls behind would otherwise
+    send ``call_ended`` before ``call_started`` was answered. The wait counts
+    in the corrected latency of the request that had to wait.
+    """
+    for earlier, greenlet in spawned:
+        if earlier.call_index == req.call_index and earlier.send_at_s < req.send_at_s:
+            greenlet.join()
 
 
 def _close_call(run: LoadProcess, client: _Client, state: _CallState, intended: float) -> None:
@@ -402,13 +420,29 @@ class OpenCallUser(_CallUser):
                 events_idle(run)
 
     def _arrive(self, run: LoadProcess, arrivals: Arrivals, mine: Group, t0: float, wall0: float) -> None:
-        """Start a call at each intended time, whatever the calls in flight are doing."""
+        """Start a call at each intended time, whatever the calls in flight are doing.
+
+        Arrivals that were due when the stream stopped (a generator that fell
+        behind) still count as intended, and as dropped: the achieved rate must
+        show them. Those still in the future when a run is stopped early do not.
+        """
+        try:
+            self._start_calls(run, arrivals, mine, t0, wall0)
+        finally:
+            while (t := arrivals.next()) is not None and t0 + t <= min(time.monotonic(), run.stopped_at):
+                run.tally.intended += 1
+                run.tally.dropped += 1
+
+    def _start_calls(self, run: LoadProcess, arrivals: Arrivals, mine: Group, t0: float, wall0: float) -> None:
         while not run.stopping.is_set() and (t := arrivals.next()) is not None:
             intended = t0 + t
             plan = new_call(run, wall0 + t)  # planning is the generator's work, done before the call is due
             if (delay := intended - time.monotonic()) > 0:
-                gevent.sleep(delay)
+                run.stopping.wait(timeout=delay)
             if run.stopping.is_set():
+                if intended <= run.stopped_at:  # due before the stop: the generator fell behind
+                    run.tally.intended += 1
+                    run.tally.dropped += 1
                 break
             run.tally.intended += 1
             if len(mine) >= run.opts.max_in_flight:
