@@ -73,6 +73,7 @@ class Nginx:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
         conf = folder / "nginx.conf"
         conf.write_text(f"""worker_processes 1;
@@ -158,7 +159,7 @@ def _locust(argv: list[str], folder: Path, responder: list[psutil.Process]) -> t
     prefix = folder / f"run{time.monotonic_ns()}"
     cpu0, t0 = _cpu(responder), time.monotonic()
     subprocess.run([sys.executable, "-m", "locust", "--headless", "--only-summary", "--csv", str(prefix), *argv],
-                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600, check=False)
+                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300, check=False)
     share = (_cpu(responder) - cpu0) / (time.monotonic() - t0)
     with open(f"{prefix}_stats.csv", newline="") as f:
         rows = {row["Name"]: row for row in csv.DictReader(f)}
@@ -180,6 +181,13 @@ def generator(folder: Path, seconds: int, repeat: int) -> list[str]:
         return _generator(nginx, folder, seconds, repeat)
     finally:
         nginx.stop()
+
+
+def _two_workers() -> list[str]:
+    """A master and two forked workers on a free loopback port."""
+    port = str(_free_port())
+    return ["--processes", "2", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-port", port,
+            "--expect-workers-max-wait", "30"]
 
 
 def _target(folder: Path, url: str) -> Path:
@@ -205,11 +213,10 @@ def _generator(nginx: Nginx, folder: Path, seconds: int, repeat: int) -> list[st
     for _ in range(repeat):
         measure("bare FastHttpUser, 1 process", ["-f", str(bare), "-u", "16", "-r", "16", "-t", f"{seconds}s", "--host", nginx.url])
         measure("callprobe whole calls, 1 process", ours)
-    two = ["--processes", "2", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(_free_port())]
     for _ in range(repeat):
         measure("bare FastHttpUser, master + 2 workers",
-                ["-f", str(bare), "-u", "16", "-r", "16", "-t", f"{seconds}s", "--host", nginx.url, *two])
-        measure("callprobe whole calls, master + 2 workers", [*ours, *two[:3], str(_free_port()), "--streams", "2"])
+                ["-f", str(bare), "-u", "16", "-r", "16", "-t", f"{seconds}s", "--host", nginx.url, *_two_workers()])
+        measure("callprobe whole calls, master + 2 workers", [*ours, *_two_workers(), "--streams", "2"])
     med = {name: (statistics.median(r for r, _ in v), statistics.median(s for _, s in v)) for name, v in runs.items()}
     lines = ["| generator (16 users, nginx on loopback) | requests/s (median of %d) | nginx CPU | vs bare |" % repeat,
              "|---|---:|---:|---:|"]

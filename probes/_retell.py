@@ -14,7 +14,6 @@ payloads byte for byte. Ids come from ``random.Random(seed)``, never the clock.
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -427,6 +426,19 @@ def _reason(steps: Sequence[StepSpec], story: _Story | None) -> str:
 # ---------------------------------------------------------------- call objects
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars): what ``copy.deepcopy`` did here, at a fraction of its cost.
+
+    A load run renders every call's whole story again (and again for each
+    ``args_from``), so this copy was most of the generator's work per call.
+    """
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
 def _stats(values: Sequence[float]) -> dict[str, Any]:
     """Retell's latency summary (ms): percentiles by linear interpolation."""
     s = sorted(values)
@@ -445,8 +457,8 @@ def _transcript(entries: Sequence[_Entry], final: bool) -> dict[str, Any]:
     said = [e.item for e in entries if e.is_utterance]
     lines = [f"{'Agent' if u['role'] == 'agent' else 'User'}: {u['content']}" for u in said]
     text = "\n".join(lines) if final else "".join(line + "\n" for line in lines)
-    return {"transcript": text, "transcript_object": copy.deepcopy(said),
-            "transcript_with_tool_calls": [copy.deepcopy(e.item) for e in entries]}
+    return {"transcript": text, "transcript_object": _copy(said),
+            "transcript_with_tool_calls": [_copy(e.item) for e in entries]}
 
 
 @dataclass
@@ -585,9 +597,9 @@ def _function_payload(call: _Call, i: int, step: StepSpec) -> dict[str, Any]:
     if step.method.upper() in _BODYLESS:
         return {}
     if step.args_at_root:
-        return copy.deepcopy(args)
+        return _copy(args)
     entries = call.story.entries[: call.story.invocation_index[i] + 1]
-    return {"name": step.function, "args": copy.deepcopy(args), "call": call.live(entries, with_latency=True)}
+    return {"name": step.function, "args": _copy(args), "call": call.live(entries, with_latency=True)}
 
 
 def _event_payload(call: _Call, step: StepSpec, ts: int, ended: dict[str, Any]) -> dict[str, Any]:
@@ -601,12 +613,12 @@ def _event_payload(call: _Call, step: StepSpec, ts: int, ended: dict[str, Any]) 
     if kind == "call_started":
         body = call.base("ongoing")
     elif kind == "call_ended":
-        body = copy.deepcopy(ended)
+        body = _copy(ended)
     elif kind == "call_analyzed":
         assert call.story.talk is not None
         analysis = dialogue.call_analysis(call.story.talk, call.story.final,
                                           in_voicemail=call.reason == "voicemail_reached")
-        body = copy.deepcopy(ended) | {"call_analysis": analysis}
+        body = _copy(ended) | {"call_analysis": analysis}
     else:
         body = call.live(_prefix(call.story.entries, step.at_s))
     payload: dict[str, Any] = {"event": kind, "call": body, "event_timestamp": ts}

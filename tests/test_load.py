@@ -179,7 +179,7 @@ def test_no_completed_call_is_no_data_never_a_pass(tmp_path: Path) -> None:
         (["--target", "{far}"], "is not loopback; a load run goes elsewhere only when the profile says load: {allowed: true}"),
         (["--rate", "500"], "--rate 500 is above the cap of 100 calls/s"),
         (["--gateway-defect", "no-such-defect"], "unknown gateway defect(s) no-such-defect"),
-        (["--duration", "soon"], "argument --duration"),
+        (["--duration", "soon"], "--duration: 'soon' is not a duration"),
     ],
     ids=["not-loopback", "rate-cap", "unknown-defect", "bad-duration"],
 )

@@ -70,7 +70,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--scenario", str, None, "scenario file, or the name of one in ./scenarios (one whole call per arrival)"),
     Option("--target", str, None, "target profile (YAML); default: CALLPROBE_TARGET_URL, else --host with the embedded demo keys"),
     Option("--rate", _positive(float), 10.0, "calls started per second (open model), or users (closed model); the peak of --shape"),
-    Option("--duration", seconds, 60.0, "how long new calls start (30s, 2m, 1h); calls in flight then finish (--drain)"),
+    Option("--duration", seconds, "60s", "how long new calls start (30s, 2m, 1h); calls in flight then finish (--drain)"),
     Option("--arrival", str, "constant", "arrival process of the open model", ARRIVALS),
     Option("--shape", str, "constant", "how the rate moves over --duration", SHAPES),
     Option("--model", str, "open", "open: calls start at --rate whatever the answers take; closed: Locust users, one call after another", MODELS),
@@ -96,7 +96,10 @@ def add_options(parser: _AddsArguments, *, skip: tuple[str, ...] = (), **extra: 
     for opt in OPTIONS:
         if opt.flag in skip:
             continue
-        kwargs: dict[str, Any] = {"type": opt.type, "default": opt.default, "help": opt.help, **extra}
+        # A duration stays text until LoadOptions reads it: Locust's web UI keeps each option's parsed type,
+        # and "30s" typed into its form must not have to be a float.
+        kind = str if opt.type is seconds else opt.type
+        kwargs: dict[str, Any] = {"type": kind, "default": opt.default, "help": opt.help, **extra}
         if opt.choices:
             kwargs["choices"] = opt.choices
         parser.add_argument(opt.flag, **kwargs)
@@ -145,6 +148,6 @@ class LoadOptions:
         out: list[str] = []
         for opt in OPTIONS:
             value = getattr(self, opt.dest)
-            if value is not None and value != opt.default:
+            if value is not None and value != opt.default and not (opt.dest == "duration" and value == seconds(opt.default)):
                 out += [opt.flag, str(value)]
         return out
