@@ -28,6 +28,7 @@ from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
 from ._contract import Contract
 from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY
+from ._gate import OPEN, Gate
 from ._profile import ErrorSourceConfig, TargetProfile, TraceSourceConfig
 
 __all__ = ["EMBEDDED_SLA", "EmbeddedWorld", "Lane"]
@@ -141,15 +142,18 @@ class EmbeddedWorld:
         )
 
     @asynccontextmanager
-    async def lease(self, defects: Collection[str] | None = None) -> AsyncIterator[TargetProfile]:
+    async def lease(self, defects: Collection[str] | None = None, *, gate: Gate = OPEN) -> AsyncIterator[TargetProfile]:
         """A fresh gateway on a lane no other running scenario uses; the lane is returned afterwards.
 
-        Servers start in a worker thread, so the probes' event loop never
-        blocks on them (a blocked loop would be charged to a timed probe).
+        Servers start and stop in a worker thread inside ``gate.shared()``: the
+        probes' event loop never blocks on them, and no timed probe is measured
+        while they do.
         """
-        lane = await asyncio.to_thread(self._take_lane)
+        async with gate.shared():
+            lane = await asyncio.to_thread(self._take_lane)
         try:
-            profile = await asyncio.to_thread(self._start_gateway, lane, defects, None)
+            async with gate.shared():
+                profile = await asyncio.to_thread(self._start_gateway, lane, defects, None)
             yield profile
         finally:
             for server in lane.gateways:

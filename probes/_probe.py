@@ -109,7 +109,7 @@ async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, e
     """Poll every source until the telemetry checks have settled or the deadline passes."""
 
     async def fetch() -> None:
-        async with gate.shared():
+        async with gate.shared(io=True):
             await _fetch()
 
     timed_kinds = [limit.kind for limit in telemetry_limits(scenario, profile.contract)]

@@ -102,7 +102,7 @@ class Targets:
             world = self._world
 
             async def leased(gate: TimingGate) -> Outcome:
-                async with world.lease() as profile:
+                async with world.lease(gate=gate) as profile:
                     return await probe(scenario, profile, seed=seed, gate=gate), profile
 
             return leased
