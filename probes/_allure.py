@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ._categories import categories_json, category_of
 from ._evidence import CheckResult, Exchange, Verdict
 from ._redact import Redactor
-from ._report import _jsonable
+from ._report import jsonable
 from ._timeline import CallTimeline, timeline_to_html, timeline_to_json, timeline_to_text
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def _check_step(r: CheckResult, verdict: Verdict, red: Redactor) -> None:
 
 
 def _plain(value: Any) -> Any:
-    return _jsonable(value)
+    return jsonable(value)
 
 
 def write_allure(scenario: Scenario, verdict: Verdict, timelines: list[CallTimeline], red: Redactor) -> None:

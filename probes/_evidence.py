@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._calcom import JournalEntry
+from ._pii import excerpt, redact_phones
 from ._plan import Plan
 from ._scenario import StepExpectation
 from ._spans import ErrorEvent, Span
@@ -127,6 +128,21 @@ class AlertPost:
     @property
     def text(self) -> str:
         return json.dumps(self.payload, ensure_ascii=False)
+
+    def headline(self, phones: tuple[str, ...] = ()) -> str:
+        """The first line of the alert's text (Slack ``text``, else the first block's text, else its JSON).
+
+        Caller phone numbers in it are masked: a reason must not spread what the alert leaked.
+        """
+        text = self.payload.get("text")
+        if not isinstance(text, str) or not text.strip():
+            blocks = self.payload.get("blocks")
+            first = blocks[0] if isinstance(blocks, list) and blocks else None
+            inner = first.get("text") if isinstance(first, dict) else None
+            text = inner.get("text") if isinstance(inner, dict) else inner
+        if not isinstance(text, str) or not text.strip():
+            text = self.text
+        return excerpt(redact_phones(text.strip().splitlines()[0], phones), 100)
 
 
 @dataclass(frozen=True)

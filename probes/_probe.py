@@ -20,16 +20,22 @@ from typing import TypeVar
 import httpx
 
 from ._calcom import CalcomScript
-from ._checks import TELEMETRY_CHECKS, run_checks
-from ._checks._metrics import delta_of, holds
-from ._checks._metrics import targets as metric_targets
-from ._checks._telemetry import limits as telemetry_limits
-from ._checks._telemetry import seen_at as telemetry_seen_at
+from ._checks import TELEMETRY_CHECKS, delta_of, holds, metric_targets, run_checks, telemetry_limits, telemetry_seen_at
 from ._errors import ObserverError, UnmappedRole
 from ._evidence import CheckResult, Evidence, Exchange, Verdict
 from ._gate import OPEN, Gate, is_timed
-from ._observers import CalcomJournal, MetricsScraper, SentrySink, SlackSink, poll_until
-from ._observers._select import LogSource, TraceSource, error_source, log_source, trace_source
+from ._observers import (
+    CalcomJournal,
+    LogSource,
+    MetricsScraper,
+    SentrySink,
+    SlackSink,
+    TraceSource,
+    error_source,
+    log_source,
+    poll_until,
+    trace_source,
+)
 from ._plan import Plan, build_plan
 from ._profile import TargetProfile
 from ._runner import RunOptions, cancel_bookings, run_plan

@@ -1,6 +1,6 @@
 """Target profiles: where a gateway is and what its contract is called.
 
-The catalogue is written against the default contract (DESIGN.md names); a
+The catalogue is written in the contract's roles (docs/contract.md); a
 profile says where the gateway listens, where its metrics, logs, alerts and
 Cal.com mock can be read, and how the contract names differ. Secrets are never
 stored in the file: the profile names the environment variables that hold them.

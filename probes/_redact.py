@@ -6,20 +6,37 @@ number. The runner already hides signature and credential headers when it
 records an exchange; this module is the second line for the rest: any
 secret-bearing header, the profile's secret values wherever they appear,
 webhook URLs (Slack paths are credentials), bearer tokens, and phone numbers
-in bodies, matched on their digits as :mod:`probes._checks._pii` detects them.
+in bodies, matched on their digits as :mod:`probes._pii` detects them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._checks._pii import caller_pii, mask_digits, redact_phones
-from ._evidence import Verdict
-from ._report import REDACTED, SECRET_HEADERS
+from ._pii import caller_pii, mask_digits, redact_phones
+from ._signing import SIGNATURE_HEADER
 
-__all__ = ["Redactor"]
+if TYPE_CHECKING:
+    from ._evidence import Verdict
+
+__all__ = ["REDACTED", "SECRET_HEADERS", "Redactor", "redact_headers"]
+
+REDACTED = "[redacted]"
+SECRET_HEADERS = frozenset(
+    {SIGNATURE_HEADER.lower(), "authorization", "proxy-authorization", "cookie", "set-cookie", "x-cal-secret-key", "x-api-key"}
+)
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with the value of every secret-bearing header replaced by ``[redacted]``.
+
+    The runner records exchanges through it, so a signature or credential
+    never reaches the evidence; :class:`Redactor` is the second line for
+    everything else a report shows.
+    """
+    return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
 _SECRET_NAME = re.compile(r"(signature|authorization|secret|token|api[-_]?key|apikey|password|cookie|webhook[-_]?url)", re.I)
 _WEBHOOK_URL = re.compile(r"https?://[^\s\"'<>]*(?:/slack/|hooks\.slack\.com|/services/T)[^\s\"'<>]*", re.I)

@@ -15,18 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._evidence import CheckResult, Evidence, Exchange, Verdict
+from ._redact import redact_headers
 
-__all__ = ["REDACTED", "SECRET_HEADERS", "format_failure", "redact_headers", "verdict_to_json"]
-
-REDACTED = "[redacted]"
-SECRET_HEADERS = frozenset(
-    {"x-retell-signature", "authorization", "proxy-authorization", "cookie", "set-cookie", "x-cal-secret-key", "x-api-key"}
-)
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """``headers`` with the value of every secret-bearing header replaced by ``[redacted]``."""
-    return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+__all__ = ["format_failure", "jsonable", "verdict_to_json"]
 
 
 def _call_number(evidence: Evidence, call_id: str | None) -> int | None:
@@ -88,22 +79,22 @@ def format_failure(verdict: Verdict) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Plain JSON types for anything a check put in its evidence (dataclasses, sets, models, floats)."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        return [_jsonable(v) for v in items]
+        return [jsonable(v) for v in items]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     dump = getattr(value, "model_dump", None)
     if callable(dump):
-        return _jsonable(dump(mode="json"))
+        return jsonable(dump(mode="json"))
     return str(value)
 
 
@@ -140,7 +131,7 @@ def _result(r: CheckResult) -> dict[str, Any]:
         "call_id": r.call_id,
         "correlation_id": r.correlation_id,
         "step": r.step,
-        "evidence": _jsonable(r.evidence),
+        "evidence": jsonable(r.evidence),
     }
 
 

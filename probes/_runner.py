@@ -22,20 +22,13 @@ from ._contract import Contract, dig
 from ._errors import ScenarioError, UnmappedRole
 from ._evidence import Exchange
 from ._gate import OPEN, Gate
+from ._redact import redact_headers
 from ._plan import Plan, PlannedCall, PlannedRequest, resolve_args_from, signature_header
 from ._retell import StepSpec, render_call
 from ._signing import SIGNATURE_HEADER, now_ms
 from ._wire import dumps
 
-__all__ = ["REDACTED", "RunOptions", "cancel_bookings", "redact_headers", "run_plan"]
-
-REDACTED = "[redacted]"
-_SECRET_HEADERS = {SIGNATURE_HEADER.lower(), "authorization", "x-cal-secret-key", "cookie", "x-api-key"}
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers as they may appear in reports: signatures and credentials hidden."""
-    return {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+__all__ = ["RunOptions", "cancel_bookings", "run_plan"]
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ._checks import alert_headline
-from ._checks._correlation import journal_correlation
 from ._contract import Contract
 from ._evidence import CheckResult, Evidence, Exchange, Verdict
 from ._redact import Redactor
@@ -120,7 +118,7 @@ def _calcom_entries(ev: Evidence, call_id: str, cids: set[str], single: bool,
     out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
     for e in ev.calcom:
         meta = (e.body or {}).get("metadata") if isinstance(e.body, dict) else None
-        carried = journal_correlation(e, contract)
+        carried = e.correlation(contract.correlation_header)
         mine = carried in cids or (isinstance(meta, dict) and meta.get("call_id") == call_id)
         if not (mine or (single and not ev.shared)):
             continue
@@ -168,7 +166,7 @@ def _alert_entries(ev: Evidence, call_id: str, cids: set[str], single: bool) -> 
         text = alert.text
         if not ((single and not ev.shared) or call_id in text or any(c in text for c in cids)):
             continue
-        out.append((alert.seen_at, "alert", f"alert: {alert_headline(alert)}", False, {"payload": dict(alert.payload)}))
+        out.append((alert.seen_at, "alert", f"alert: {alert.headline()}", False, {"payload": dict(alert.payload)}))
     return out
 
 

@@ -61,9 +61,14 @@ _PENDING = pytest.StashKey[dict[int, "concurrent.futures.Future[Outcome]"]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("callprobe_scenario_dirs", "folders (relative to the rootdir) whose YAML files are scenarios",
+                  type="linelist", default=["scenarios"])
+    parser.addini("callprobe_scenario_suffixes", "file name endings that make a YAML file a scenario wherever it is",
+                  type="linelist", default=[".scenario.yaml", ".scenario.yml"])
     group = parser.getgroup("callprobe", "callprobe synthetic calls")
     group.addoption("--target", dest="callprobe_target", metavar="PROFILE", default=os.environ.get("CALLPROBE_TARGET"),
-                    help="target profile YAML (default: the embedded reference gateway; CALLPROBE_TARGET_URL also works)")
+                    help="target profile YAML (default: $CALLPROBE_TARGET, else the embedded reference gateway; "
+                         "CALLPROBE_TARGET_URL and friends also work)")
     group.addoption("--gateway-defect", dest="gateway_defect", action="append", default=[], metavar="NAME",
                     help="start the embedded reference gateway with this seeded defect (repeatable)")
     group.addoption("--stack", dest="callprobe_stack", action="store_true",
@@ -127,9 +132,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.File | None:
-    if file_path.suffix in (".yaml", ".yml") and "scenarios" in file_path.parent.parts:
+    if is_scenario_file(file_path, parent.config):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
+
+
+def is_scenario_file(path: Path, config: pytest.Config) -> bool:
+    """A YAML file under a configured scenario folder, or named with the scenario suffix, anywhere.
+
+    Not any YAML under any folder called ``scenarios``: a project's own
+    ``tests/fixtures/scenarios/foo.yaml`` is none of callprobe's business.
+    """
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    if any(path.name.endswith(suffix) for suffix in config.getini("callprobe_scenario_suffixes")):
+        return True
+    root = config.rootpath
+    return any(path.is_relative_to((root / folder).resolve()) for folder in config.getini("callprobe_scenario_dirs"))
 
 
 class ScenarioFile(pytest.File):

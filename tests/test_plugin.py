@@ -207,3 +207,15 @@ def test_a_target_that_is_down_still_yields_a_verdict(catalogue: pytest.Pytester
         f"✗ telemetry-reachable — metrics endpoint at http://127.0.0.1:{port}/api/metrics: cannot connect (ConnectError*",
     ], consecutive=False)
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_yaml_file_is_a_scenario_only_in_the_scenario_folders_or_with_the_scenario_suffix(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI + "callprobe_scenario_dirs =\n    probes_catalogue\n")
+    minimal = "name: {name}\nsteps: [{{http: health, method: GET}}]\n"
+    (pytester.mkdir("probes_catalogue") / "a.yaml").write_text(minimal.format(name="in-the-folder"))
+    (pytester.mkdir("scenarios") / "b.yaml").write_text("not: a scenario\n")  # a folder named scenarios is not enough
+    (pytester.mkdir("elsewhere") / "c.scenario.yaml").write_text(minimal.format(name="by-its-suffix"))
+    (pytester.path / "elsewhere" / "d.yaml").write_text("neither: one\n")
+    result = pytester.runpytest("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*c.scenario.yaml::by-its-suffix", "*a.yaml::in-the-folder"])
+    assert "b.yaml" not in result.stdout.str() and "d.yaml" not in result.stdout.str()
