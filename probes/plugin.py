@@ -140,8 +140,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Fil
 def is_scenario_file(path: Path, config: pytest.Config) -> bool:
     """A YAML file under a configured scenario folder, or named with the scenario suffix, anywhere.
 
-    Not any YAML under any folder called ``scenarios``: a project's own
-    ``tests/fixtures/scenarios/foo.yaml`` is none of callprobe's business.
+    Not any YAML under any folder called ``scenarios``: a project's own test
+    fixtures in such a folder are none of callprobe's business.
     """
     if path.suffix not in (".yaml", ".yml"):
         return False
