@@ -116,7 +116,7 @@ class EmbeddedWorld:
             otlp_endpoint=self.otlp.url if self.otlp is not None else None,
             sentry_dsn=f"http://public@{self.sentry.host}:{self.sentry.port}/1" if self.sentry is not None else None,
             defects=frozenset(self.defects if defects is None else defects),
-            **({"alert_cooldown_s": alert_cooldown_s} if alert_cooldown_s is not None else {}),
+            alert_cooldown_s=GatewayConfig.alert_cooldown_s if alert_cooldown_s is None else alert_cooldown_s,
         )
         lane.gateways.append(serve_in_thread(create_gateway_app(config)))
         return self._profile(lane, lane.gateways[-1], config.defects)
@@ -134,7 +134,7 @@ class EmbeddedWorld:
             # alerts are posted within milliseconds: a second is a generous time-to-telemetry
             # SLA, and waiting much longer only slows failing runs (the probe waits one second
             # past the SLA, so late telemetry is told from missing telemetry).
-            contract=Contract(sla=EMBEDDED_SLA),
+            contract=Contract.model_validate({"sla": EMBEDDED_SLA}),
             telemetry_deadline_s=1.5,
             quiet_period_s=0.3,
             retell_api_key_env="CALLPROBE_EMBEDDED_UNUSED_KEY",

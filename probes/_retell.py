@@ -537,9 +537,10 @@ class _Call:
 def _call_cost(duration_s: float) -> dict[str, Any]:
     """Per-minute product costs in cents, shaped like §8.9."""
     products = [("elevenlabs_tts", 0.1166667), ("gpt-4.1", 0.0083333), ("voice_engine", 0.0)]
-    costs = [{"product": p, "unit_price": u, "cost": round(u * duration_s, 7)} for p, u in products]
+    amounts = [round(u * duration_s, 7) for _, u in products]
+    costs = [{"product": p, "unit_price": u, "cost": cost} for (p, u), cost in zip(products, amounts, strict=True)]
     return {"product_costs": costs, "total_duration_seconds": math.ceil(duration_s),
-            "total_duration_unit_price": 0.125, "combined_cost": round(sum(c["cost"] for c in costs), 7)}
+            "total_duration_unit_price": 0.125, "combined_cost": round(sum(amounts), 7)}
 
 
 def _transfer_number(caller: Caller) -> str:

@@ -180,8 +180,8 @@ async def cancel_bookings(
     for call_index, uid in _booked_uids(exchanges, extra, opts.contract):
         call = plan.calls[call_index]
         at = max((s.at_s for s in call.steps), default=0.0) + 1.0
-        extra = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": "callprobe synthetic call cleanup"})
-        payload = render_call(call.spec, (*call.steps, extra))[-1].payload
+        cancel = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": "callprobe synthetic call cleanup"})
+        payload = render_call(call.spec, (*call.steps, cancel))[-1].payload
         body = dumps(payload)
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", opts.api_key, now_ms()) or ""}
         url = opts.base_url.rstrip("/") + plan.paths.function.replace("{name}", "cancel_appointment")

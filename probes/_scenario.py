@@ -9,6 +9,7 @@ in an expectation would otherwise turn a check into one that cannot fail.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -298,7 +299,7 @@ class Scenario(_Model):
         return self
 
 
-def _loc(error: dict[str, Any]) -> str:
+def _loc(error: Mapping[str, Any]) -> str:
     out = ""
     for part in error.get("loc", ()):
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

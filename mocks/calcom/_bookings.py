@@ -114,8 +114,8 @@ def _location(body: dict[str, Any], uid: str) -> str:
         return loc
     if isinstance(loc, dict):
         for key in ("phone", "address", "location", "link"):
-            if isinstance(loc.get(key), str):
-                return loc[key]
+            if isinstance(value := loc.get(key), str):
+                return value
     return video_url(uid)
 
 

@@ -76,4 +76,4 @@ def validate_defects(names: Iterable[str]) -> frozenset[Defect]:
     if unknown:
         known = ", ".join(sorted(DEFECTS))
         raise ConfigError(f"unknown gateway defect(s) {', '.join(unknown)}; known defects: {known}")
-    return frozenset(Defect(str(n.value if isinstance(n, Defect) else n)) for n in chosen)
+    return frozenset(n if isinstance(n, Defect) else Defect._value2member_map_[str(n)] for n in chosen)  # type: ignore[misc]

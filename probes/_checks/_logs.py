@@ -91,7 +91,7 @@ def _present(item: LogExpectation, event: str, level: str | None, own: list[LogL
         if anonymous:
             reason += (f"; {len(anonymous)} line(s) with {event_field}={js(event)} name none of this run's calls "
                        f"(no {contract.log_field('call_id')} or {contract.log_field('correlation_id')} of ours)")
-    first = (matching or misses or [None])[0]
+    first = next(iter(matching or misses), None)
     record = first.record if first is not None else {}
     return CheckResult("log-present", ok, reason, want, f"{n} matching line(s)",
                        call_id=_str(record.get(contract.log_field("call_id"))),
