@@ -183,7 +183,7 @@ def write_session_files(alluredir: str | Path, profile: TargetProfile | None, se
     """``environment.properties`` (target, versions, seed; never a secret) and ``categories.json``."""
     root = Path(alluredir)
     root.mkdir(parents=True, exist_ok=True)
-    red = Redactor()
+    red = Redactor(secrets=profile.secret_values() if profile is not None else ())
     env = {
         "target": profile.name if profile is not None else "embedded" + (f" (defects: {', '.join(sorted(defects))})" if defects else ""),
         "target.base_url": red.text(profile.base_url) if profile is not None else "embedded (loopback)",

@@ -114,7 +114,7 @@ STATUS_CLASS = re.compile(r"^[1-5]xx$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # a NaN or infinite bound is never meant
 
 
 class LabelMap(_Model):

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ._bounded import strict_json
 from ._calcom import JournalEntry
 from ._pii import excerpt, redact_phones
 from ._plan import Plan
@@ -65,8 +66,9 @@ class Exchange:
 
     @property
     def response_json(self) -> Any:
+        """The answer as JSON (strictly: no NaN, at most 100 levels deep); None when it is not."""
         try:
-            return json.loads(self.response_body) if self.response_body else None
+            return strict_json(self.response_body) if self.response_body else None
         except ValueError:
             return None
 

@@ -5,8 +5,13 @@ the gateway's own logs, so they must never carry a credential or a caller's
 number. The runner already hides signature and credential headers when it
 records an exchange; this module is the second line for the rest: any
 secret-bearing header, the profile's secret values wherever they appear,
-webhook URLs (Slack paths are credentials), bearer tokens, and phone numbers
-in bodies, matched on their digits as :mod:`probes._pii` detects them.
+webhook URLs (Slack paths are credentials), bearer tokens, Retell signatures,
+the password of a URL's ``user:password@``, the value after a secret header's
+name in quoted text (a target that echoes the request in an error), and phone
+numbers in bodies, matched on their digits as :mod:`probes._pii`
+detects them. Every text that leaves the process passes through it: the
+failure text, the Allure results, the timeline, the JSON verdict and
+``environment.properties``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,11 @@ _SLACK_PATH = re.compile(r"/slack/[^\s\"'<>]+")
 _BEARER = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]+")
 _QUERY_SECRET = re.compile(r"([?&](?:api[_-]?key|apikey|token|access_token|secret)=)[^&\s\"'<>]+", re.I)
 _E164 = re.compile(r"\+\d[\d \-]{6,16}\d")
+_URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^/\s@\"'<>]+@", re.I)
+_SIGNATURE = re.compile(r"\bv=(\d+),d=[0-9a-f]{64}\b")
+# "authorization: xyz", "'x-api-key': 'xyz'", "cookie=xyz": a secret header's value where an answer quotes the request.
+_HEADER_VALUE = re.compile(r"\b((?:proxy-)?authorization|x-api-key|x-cal-secret-key|x-retell-signature|set-cookie|cookie)"
+                           r"(['\"]?\s*[:=]\s*['\"]?)(?!\[redacted\]|Bearer\b|Basic\b|v=\d+,d=\[redacted\])[^\s'\",;}]+", re.I)
 
 
 class Redactor:
@@ -73,6 +83,9 @@ class Redactor:
         for secret in self.secrets:
             out = out.replace(secret, REDACTED)
         out = _WEBHOOK_URL.sub("[redacted webhook URL]", out)
+        out = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", out)
+        out = _SIGNATURE.sub(lambda m: f"v={m.group(1)},d={REDACTED}", out)
+        out = _HEADER_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", out)
         out = _SLACK_PATH.sub("/slack/[redacted]", out)
         out = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
         out = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, out)

@@ -3,21 +3,29 @@
 The failure text is what a pytest run or a cron mail shows first, so it leads
 with what was expected and what was seen for each failed check, names the call
 and step, and ends with the one string that finds the call in the gateway's
-logs: its correlation ID. Neither form ever contains a secret: signatures and
-bearer tokens are replaced by ``[redacted]``.
+logs: its correlation ID. Neither form ever contains a secret: both pass
+through a :class:`~probes._redact.Redactor` (give it the profile's secret
+values), and the failure text, meant for a terminal, shows a target's control
+characters as escapes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ._evidence import CheckResult, Evidence, Exchange, Verdict
-from ._redact import redact_headers
+from ._printable import clip, printable
+from ._redact import Redactor, redact_headers
 
-__all__ = ["format_failure", "jsonable", "verdict_to_json"]
+__all__ = ["describe_exception", "format_failure", "jsonable", "verdict_to_json"]
+
+_OUR_DIRS = tuple(str(Path(__file__).resolve().parent.parent / d) for d in ("probes", "mocks"))
+MAX_FRAMES = 12
 
 
 def _call_number(evidence: Evidence, call_id: str | None) -> int | None:
@@ -57,8 +65,16 @@ def _failure_lines(result: CheckResult, evidence: Evidence) -> list[str]:
     return lines
 
 
-def format_failure(verdict: Verdict) -> str:
-    """The failed checks of ``verdict`` as an assertion diff, ending with a log-search hint."""
+def format_failure(verdict: Verdict, redactor: Redactor | None = None) -> str:
+    """The failed checks of ``verdict`` as an assertion diff, ending with a log-search hint; redacted, printable.
+
+    ``redactor`` should know the profile's secret values (default: patterns and the calls' phone numbers only).
+    """
+    red = redactor or Redactor.for_verdict(verdict)
+    return printable(red.text(_failure_text(verdict)))
+
+
+def _failure_text(verdict: Verdict) -> str:
     failures = verdict.failures
     total = len(verdict.results)
     if not failures:
@@ -77,6 +93,33 @@ def format_failure(verdict: Verdict) -> str:
         if call_ids:
             lines.append("search your logs for " + " or ".join(f"call_id={c}" for c in call_ids))
     return "\n".join(lines)
+
+
+def describe_exception(exc: BaseException, redactor: Redactor | None = None) -> str:
+    """An unexpected exception as a person may see it: type, message and callprobe's frames, never a frame's locals.
+
+    pytest's long traceback prints every frame's arguments and locals, and a
+    probe's frames hold the Retell API key and the metrics token; this shows
+    where it happened (file:line, function, the line of code) and what, through
+    ``redactor``, with control characters escaped.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    shown = [f for f in frames if f.filename.startswith(_OUR_DIRS)]
+    if frames and (not shown or shown[-1] is not frames[-1]):
+        shown.append(frames[-1])  # where it was raised, even outside callprobe
+    lines = [f"{type(exc).__name__}: {clip(str(exc), 500)}"]
+    for f in shown[-MAX_FRAMES:]:
+        code = f" — {clip(f.line.strip(), 120)}" if f.line else ""
+        lines.append(f"  {_short_path(f.filename)}:{f.lineno} in {f.name}{code}")
+    red = redactor or Redactor()
+    return printable(red.text("\n".join(lines)))
+
+
+def _short_path(filename: str) -> str:
+    for root in _OUR_DIRS:
+        if filename.startswith(root):
+            return str(Path(root).name / Path(filename).relative_to(root))
+    return filename
 
 
 def jsonable(value: Any) -> Any:
@@ -135,8 +178,16 @@ def _result(r: CheckResult) -> dict[str, Any]:
     }
 
 
-def verdict_to_json(verdict: Verdict) -> dict[str, Any]:
-    """A JSON-ready dict of the verdict: results, exchanges (headers redacted) and evidence counts."""
+def verdict_to_json(verdict: Verdict, redactor: Redactor | None = None) -> dict[str, Any]:
+    """A JSON-ready dict of the verdict: results, exchanges and evidence counts, every string redacted.
+
+    ``redactor`` should know the profile's secret values (default: patterns and the calls' phone numbers only).
+    """
+    red = redactor or Redactor.for_verdict(verdict)
+    return red.value(_verdict_dict(verdict))  # type: ignore[no-any-return]
+
+
+def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
     ev = verdict.evidence
     return {
         "scenario": verdict.scenario,

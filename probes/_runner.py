@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ._bounded import MAX_ANSWER_BYTES, Answer, AnswerDeadline, read_answer
 from ._contract import Contract, dig
 from ._errors import ScenarioError, UnmappedRole
 from ._evidence import Exchange
@@ -76,23 +77,30 @@ async def _send(client: httpx.AsyncClient, req: PlannedRequest, body: str, opts:
     async with opts.gate.hold(opts.timed, owner=req.call_id):
         started = time.perf_counter()
         try:
-            response = await asyncio.wait_for(client.send(request), timeout=limit)
+            answer = await asyncio.wait_for(_answer(client, request, opts), timeout=limit)
         except TimeoutError:
             return _finish(base, started, abandoned=True, error=f"caller hung up after {limit * 1000:.0f} ms" if limit else "timeout")
+        except AnswerDeadline as exc:
+            return _finish(base, started, error=str(exc))
         except httpx.TimeoutException:
             return _finish(base, started, error=f"no answer within {opts.timeout_s:g} s (timeout)")
         except httpx.HTTPError as exc:
             return _finish(base, started, error=f"{type(exc).__name__}: {exc or 'connection failed'}")
-        return _finish(base, started, response=response)
+        return _finish(base, started, answer=answer)
 
 
-def _finish(base: Exchange, started: float, *, response: httpx.Response | None = None, error: str | None = None, abandoned: bool = False) -> Exchange:
+async def _answer(client: httpx.AsyncClient, request: httpx.Request, opts: RunOptions) -> Answer:
+    """The whole answer within the request timeout (an endless answer is cut off there), at most MAX_ANSWER_BYTES."""
+    return await read_answer(client, request, deadline_s=opts.timeout_s, max_bytes=MAX_ANSWER_BYTES)
+
+
+def _finish(base: Exchange, started: float, *, answer: Answer | None = None, error: str | None = None, abandoned: bool = False) -> Exchange:
     latency = (time.perf_counter() - started) * 1000
-    if response is None:
+    if answer is None:
         return replace(base, latency_ms=None if abandoned else latency, error=error, abandoned=abandoned)
-    return replace(
-        base, latency_ms=latency, status=response.status_code, response_headers=dict(response.headers), response_body=response.text
-    )
+    too_big = f"answered {answer.status} with more than {MAX_ANSWER_BYTES:,} bytes; callprobe read no further" if answer.cut else None
+    return replace(base, latency_ms=latency, status=answer.status, response_headers=dict(answer.headers), response_body=answer.text,
+                   error=too_big)
 
 
 async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, opts: RunOptions, t0: float) -> list[Exchange]:
@@ -186,10 +194,10 @@ async def cancel_bookings(
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", opts.api_key, now_ms()) or ""}
         url = opts.base_url.rstrip("/") + plan.paths.function.replace("{name}", "cancel_appointment")
         try:
-            response = await client.post(url, content=body.encode(), headers=headers)
-            status, text = response.status_code, response.text
-        except httpx.HTTPError as exc:
-            status, text = None, f"{type(exc).__name__}"
+            answer = await _answer(client, client.build_request("POST", url, content=body.encode(), headers=headers), opts)
+            status, text = answer.status, answer.text
+        except (httpx.HTTPError, AnswerDeadline) as exc:
+            status, text = None, str(exc) if isinstance(exc, AnswerDeadline) else f"{type(exc).__name__}"
         done.append(
             Exchange(
                 call_index=call_index, call_id=call.call_id, step_index=-1, step="cleanup: cancel_appointment", delivery=1,

@@ -15,6 +15,7 @@ import concurrent.futures
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY
 from ._errors import ConfigError
 from ._evidence import Verdict
 from ._gate import TimingGate
@@ -64,6 +65,12 @@ class Targets:
                                   "profile (exact counter deltas would count each other's calls)")
             return 1
         return asked or (DEFAULT_CONCURRENCY if self.profile is None else 1)
+
+    def secret_values(self) -> list[str]:
+        """Every secret value this session's probes use, for redacting what leaves the process (the embedded demo keys too)."""
+        if self.profile is not None:
+            return self.profile.secret_values()
+        return [DEMO_RETELL_API_KEY, DEMO_METRICS_TOKEN, DEMO_CALCOM_API_KEY]
 
     @property
     def embedded(self) -> bool:

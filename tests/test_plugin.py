@@ -53,7 +53,7 @@ def test_bad_scenario_is_a_collection_error_naming_file_and_field(pytester: pyte
     (d / "broken.yaml").write_text("name: broken\nsteps:\n  - {event: call_started, expect: {status: two}}\n")
     result = pytester.runpytest("scenarios")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*broken.yaml: steps[[]0[]].expect.status*"])
+    result.stdout.fnmatch_lines(["*broken.yaml:3: steps[[]0[]].expect.status*"])
     assert "Traceback" not in result.stdout.str()
 
 
@@ -67,7 +67,7 @@ def test_bad_profile_is_a_usage_error(catalogue: pytest.Pytester) -> None:
     (catalogue.path / "p.yaml").write_text("base_url: 3\nbogus: 1\n")
     result = catalogue.runpytest("scenarios", "--target", "p.yaml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*p.yaml: *"])
+    result.stderr.fnmatch_lines(["*p.yaml:1: base_url: Input should be a valid string; got 3 (and 1 more)"])
 
 
 def test_python_scenario_with_fixture(pytester: pytest.Pytester) -> None:
