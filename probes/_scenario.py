@@ -108,7 +108,8 @@ class Step(_Model):
     http: str | None = Field(default=None, description="a plain, unsigned request: a path role of the profile (health, ready) or a literal path (/…)")
     name: str | None = Field(default=None, description="step name used in reports and args_from")
     at: float = Field(default=0.0, ge=-MAX_STORY_S, le=MAX_STORY_S)
-    send_at: float | None = Field(default=None, ge=0, le=MAX_STORY_S, description="when it is delivered, in story seconds from the start (default: at)")
+    send_at: float | None = Field(default=None, ge=0, le=MAX_STORY_S,
+                                  description="when it is delivered, in story seconds from the start (default: at)")
     args: dict[str, Any] | None = None
     args_from: dict[str, str] = Field(default_factory=dict)
     args_from_per_call: bool = Field(default=False, description="concurrent call n takes item [i + n], so calls do not race for one slot")
