@@ -132,7 +132,8 @@ async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, e
             if source is not None and (page := await obs.guard(ev, name, source.read(marks[name]))) is not None:
                 items, marks[name] = page
                 target.extend(items)
-        if obs.metrics is not None and (after := await obs.guard(ev, "metrics", obs.metrics.snapshot())) is not None:
+        if obs.metrics is not None and not _metrics_settled(scenario, ev) and (
+                after := await obs.guard(ev, "metrics", obs.metrics.snapshot())) is not None:
             ev.metrics_after = after
             _note_metric_times(scenario, profile, ev)
         ev.collected_at = time.time()
@@ -161,6 +162,11 @@ def settled(result: CheckResult) -> bool:
     if result.passed and result.observed:
         return True
     return result.check == "time-to-telemetry" and isinstance(result.evidence, dict) and result.evidence.get("measured_ms") is not None
+
+
+def _metrics_settled(scenario: Scenario, ev: Evidence) -> bool:
+    """Every expected metric change has been seen: another scrape (the parser's work) would tell nothing new."""
+    return ev.metrics_after is not None and all(i in ev.metric_seen_at for i in range(len(scenario.expect.metrics)))
 
 
 def _note_metric_times(scenario: Scenario, profile: TargetProfile, ev: Evidence) -> None:
