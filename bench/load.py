@@ -218,7 +218,7 @@ def _generator(nginx: Nginx, folder: Path, seconds: int, repeat: int) -> list[st
                 ["-f", str(bare), "-u", "16", "-r", "16", "-t", f"{seconds}s", "--host", nginx.url, *_two_workers()])
         measure("callprobe whole calls, master + 2 workers", [*ours, *_two_workers(), "--streams", "2"])
     med = {name: (statistics.median(r for r, _ in v), statistics.median(s for _, s in v)) for name, v in runs.items()}
-    lines = ["| generator (16 users, nginx on loopback) | requests/s (median of %d) | nginx CPU | vs bare |" % repeat,
+    lines = [f"| generator (16 users, nginx on loopback) | requests/s (median of {repeat}) | nginx CPU | vs bare |",
              "|---|---:|---:|---:|"]
     for name, (rate, share) in med.items():
         base = med["bare FastHttpUser, " + name.split(", ", 1)[1]][0]
@@ -264,7 +264,8 @@ def knee(folder: Path, seconds: int) -> list[str]:
         v = _verdict(["--target", str(target), "--rate", f"{over:g}", "--duration", f"{seconds}s", "--max-rate", "1000"], folder)
     finally:
         world.stop()
-    lines = ["| calls/s | corrected webhook p95 (ms) | raw webhook p95 (ms) | started/intended | gate |", "|---:|---:|---:|---:|---|", *rows,
+    lines = ["| calls/s | corrected webhook p95 (ms) | raw webhook p95 (ms) | started/intended | gate |",
+             "|---:|---:|---:|---:|---|", *rows,
              f"\nknee: {best:g} calls/s (corrected webhook p95 < 500 ms); at 1.5x the knee ({over:g} calls/s): "
              f"corrected webhook p99 {_webhook(v, 'corrected', 'p99'):.4g} ms, raw p99 {_webhook(v, 'raw', 'p99'):.4g} ms"]
     return lines

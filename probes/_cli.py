@@ -25,14 +25,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
 from ._errors import ProbeError
 from ._plan import build_plan
+from ._printable import printable
 from ._scenario import load_scenario
 
 if TYPE_CHECKING:
     from mocks._serve import RunningServer
 
-__all__ = ["main"]
+__all__ = ["main", "scenario_path"]
 
-from ._exitcodes import EXIT_USAGE
+from ._exitcodes import EXIT_HARNESS, EXIT_USAGE
 # Fronts that live in subpackages add their subcommands here: each module has
 # ``add_commands(sub)``, and each command's ``func(args) -> int`` (a ProbeError is exit 2).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -49,7 +50,7 @@ _HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9
                         re.ASCII)
 
 
-def _scenario_path(name: str) -> Path:
+def scenario_path(name: str) -> Path:
     """A path, or the name of a scenario in ./scenarios (``happy-path-booking``)."""
     p = Path(name)
     if p.exists() or p.suffix in (".yaml", ".yml"):
@@ -77,7 +78,7 @@ def _parse_start(text: str | None) -> int | None:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    scenario = load_scenario(_scenario_path(args.scenario))
+    scenario = load_scenario(scenario_path(args.scenario))
     start_ms = _parse_start(args.start)
     key = os.environ.get(ENV_RETELL_API_KEY)
     if not key:
@@ -90,7 +91,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
     for r in requests:
-        print(f"+{r['send_offset_s']:>8.3f}s  call {r['call']}  {r['method']} {r['path']}  [{r['step']}]  {len(r['body'])} bytes")
+        line = f"+{r['send_offset_s']:>8.3f}s  call {r['call']}  {r['method']} {r['path']}  [{r['step']}]  {len(r['body'])} bytes"
+        print(printable(line))
     return 0
 
 
@@ -327,14 +329,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ProbeError as exc:
-        print(f"callprobe: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_USAGE
     except BrokenPipeError:  # the reader went away (``callprobe rules | head``): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
-        print(f"callprobe: error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or 'network'})", file=sys.stderr)
+        _error(f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or 'network'})")
         return EXIT_USAGE
+    except Exception as exc:  # a callprobe bug: say where, never a frame's locals or a secret
+        from ._report import describe_exception
+
+        _error(f"internal error (please report it): {describe_exception(exc, _env_redactor())}")
+        return EXIT_HARNESS
+
+
+def _error(message: str) -> None:
+    """One ``callprobe: error: …`` paragraph on stderr: secrets from the environment masked, control characters escaped."""
+    print(f"callprobe: error: {printable(_env_redactor().text(message))}", file=sys.stderr)
+
+
+def _env_redactor() -> Any:
+    from ._redact import Redactor
+
+    names = (ENV_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_CALCOM_API_KEY, ENV_ALERT_WEBHOOK, ENV_SENTRY_DSN)
+    return Redactor(secrets=[os.environ.get(n, "") for n in names])
 
 
 if __name__ == "__main__":

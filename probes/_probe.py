@@ -20,16 +20,22 @@ from typing import TypeVar
 import httpx
 
 from ._calcom import CalcomScript
-from ._checks import TELEMETRY_CHECKS, run_checks
-from ._checks._metrics import delta_of, holds
-from ._checks._metrics import targets as metric_targets
-from ._checks._telemetry import limits as telemetry_limits
-from ._checks._telemetry import seen_at as telemetry_seen_at
+from ._checks import TELEMETRY_CHECKS, delta_of, holds, metric_targets, run_checks, telemetry_limits, telemetry_seen_at
 from ._errors import ObserverError, UnmappedRole
 from ._evidence import CheckResult, Evidence, Exchange, Verdict
 from ._gate import OPEN, Gate, is_timed
-from ._observers import CalcomJournal, MetricsScraper, SentrySink, SlackSink, poll_until
-from ._observers._select import LogSource, TraceSource, error_source, log_source, trace_source
+from ._observers import (
+    CalcomJournal,
+    LogSource,
+    MetricsScraper,
+    SentrySink,
+    SlackSink,
+    TraceSource,
+    error_source,
+    log_source,
+    poll_until,
+    trace_source,
+)
 from ._plan import Plan, build_plan
 from ._profile import TargetProfile
 from ._runner import RunOptions, cancel_bookings, run_plan
@@ -109,7 +115,7 @@ async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, e
     """Poll every source until the telemetry checks have settled or the deadline passes."""
 
     async def fetch() -> None:
-        async with gate.shared():
+        async with gate.shared(io=True):
             await _fetch()
 
     timed_kinds = [limit.kind for limit in telemetry_limits(scenario, profile.contract)]
@@ -126,7 +132,8 @@ async def _collect(scenario: Scenario, profile: TargetProfile, obs: Observers, e
             if source is not None and (page := await obs.guard(ev, name, source.read(marks[name]))) is not None:
                 items, marks[name] = page
                 target.extend(items)
-        if obs.metrics is not None and (after := await obs.guard(ev, "metrics", obs.metrics.snapshot())) is not None:
+        if obs.metrics is not None and not _metrics_settled(scenario, ev) and (
+                after := await obs.guard(ev, "metrics", obs.metrics.snapshot())) is not None:
             ev.metrics_after = after
             _note_metric_times(scenario, profile, ev)
         ev.collected_at = time.time()
@@ -155,6 +162,11 @@ def settled(result: CheckResult) -> bool:
     if result.passed and result.observed:
         return True
     return result.check == "time-to-telemetry" and isinstance(result.evidence, dict) and result.evidence.get("measured_ms") is not None
+
+
+def _metrics_settled(scenario: Scenario, ev: Evidence) -> bool:
+    """Every expected metric change has been seen: another scrape (the parser's work) would tell nothing new."""
+    return ev.metrics_after is not None and all(i in ev.metric_seen_at for i in range(len(scenario.expect.metrics)))
 
 
 def _note_metric_times(scenario: Scenario, profile: TargetProfile, ev: Evidence) -> None:

@@ -18,24 +18,18 @@ from typing import Any
 
 import httpx
 
+from ._bounded import MAX_ANSWER_BYTES, Answer, AnswerDeadline, read_answer
 from ._contract import Contract, dig
 from ._errors import ScenarioError, UnmappedRole
 from ._evidence import Exchange
 from ._gate import OPEN, Gate
 from ._plan import Plan, PlannedCall, PlannedRequest, resolve_args_from, signature_header
+from ._redact import redact_headers
 from ._retell import StepSpec, render_call
 from ._signing import SIGNATURE_HEADER, now_ms
 from ._wire import dumps
 
-__all__ = ["REDACTED", "RunOptions", "booked_uid", "cancel_bookings", "cancel_request", "redact_headers", "run_plan"]
-
-REDACTED = "[redacted]"
-_SECRET_HEADERS = {SIGNATURE_HEADER.lower(), "authorization", "x-cal-secret-key", "cookie", "x-api-key"}
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers as they may appear in reports: signatures and credentials hidden."""
-    return {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+__all__ = ["RunOptions", "booked_uid", "cancel_bookings", "cancel_request", "run_plan"]
 
 
 @dataclass(frozen=True)
@@ -83,23 +77,30 @@ async def _send(client: httpx.AsyncClient, req: PlannedRequest, body: str, opts:
     async with opts.gate.hold(opts.timed, owner=req.call_id):
         started = time.perf_counter()
         try:
-            response = await asyncio.wait_for(client.send(request), timeout=limit)
+            answer = await asyncio.wait_for(_answer(client, request, opts), timeout=limit)
         except TimeoutError:
             return _finish(base, started, abandoned=True, error=f"caller hung up after {limit * 1000:.0f} ms" if limit else "timeout")
+        except AnswerDeadline as exc:
+            return _finish(base, started, error=str(exc))
         except httpx.TimeoutException:
             return _finish(base, started, error=f"no answer within {opts.timeout_s:g} s (timeout)")
         except httpx.HTTPError as exc:
             return _finish(base, started, error=f"{type(exc).__name__}: {exc or 'connection failed'}")
-        return _finish(base, started, response=response)
+        return _finish(base, started, answer=answer)
 
 
-def _finish(base: Exchange, started: float, *, response: httpx.Response | None = None, error: str | None = None, abandoned: bool = False) -> Exchange:
+async def _answer(client: httpx.AsyncClient, request: httpx.Request, opts: RunOptions) -> Answer:
+    """The whole answer within the request timeout (an endless answer is cut off there), at most MAX_ANSWER_BYTES."""
+    return await read_answer(client, request, deadline_s=opts.timeout_s, max_bytes=MAX_ANSWER_BYTES)
+
+
+def _finish(base: Exchange, started: float, *, answer: Answer | None = None, error: str | None = None, abandoned: bool = False) -> Exchange:
     latency = (time.perf_counter() - started) * 1000
-    if response is None:
+    if answer is None:
         return replace(base, latency_ms=None if abandoned else latency, error=error, abandoned=abandoned)
-    return replace(
-        base, latency_ms=latency, status=response.status_code, response_headers=dict(response.headers), response_body=response.text
-    )
+    too_big = f"answered {answer.status} with more than {MAX_ANSWER_BYTES:,} bytes; callprobe read no further" if answer.cut else None
+    return replace(base, latency_ms=latency, status=answer.status, response_headers=dict(answer.headers), response_body=answer.text,
+                   error=too_big)
 
 
 async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, opts: RunOptions, t0: float) -> list[Exchange]:
@@ -187,7 +188,8 @@ def cancel_request(plan: Plan, call: PlannedCall, uid: str, api_key: str) -> tup
     the voice agent would send it; every front that books cleans up with it.
     """
     at = max((s.at_s for s in call.steps), default=0.0) + 1.0
-    step = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": "callprobe synthetic call cleanup"})
+    args = {"booking_uid": uid, "reason": "callprobe synthetic call cleanup"}
+    step = StepSpec(kind="function", at_s=at, function="cancel_appointment", args=args)
     body = dumps(render_call(call.spec, (*call.steps, step))[-1].payload)
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", api_key, now_ms()) or ""}
     return plan.paths.function.replace("{name}", "cancel_appointment"), body, headers
@@ -207,10 +209,10 @@ async def cancel_bookings(
         path, body, headers = cancel_request(plan, call, uid, opts.api_key)
         url = opts.base_url.rstrip("/") + path
         try:
-            response = await client.post(url, content=body.encode(), headers=headers)
-            status, text = response.status_code, response.text
-        except httpx.HTTPError as exc:
-            status, text = None, f"{type(exc).__name__}"
+            answer = await _answer(client, client.build_request("POST", url, content=body.encode(), headers=headers), opts)
+            status, text = answer.status, answer.text
+        except (httpx.HTTPError, AnswerDeadline) as exc:
+            status, text = None, str(exc) if isinstance(exc, AnswerDeadline) else f"{type(exc).__name__}"
         done.append(
             Exchange(
                 call_index=call_index, call_id=call.call_id, step_index=-1, step="cleanup: cancel_appointment", delivery=1,

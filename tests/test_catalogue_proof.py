@@ -84,7 +84,7 @@ class Proof:
 
 def _job(world: EmbeddedWorld, scenario: Scenario, defects: frozenset[str]) -> Callable[[TimingGate], Awaitable[Verdict]]:
     async def run(gate: TimingGate) -> Verdict:
-        async with world.lease(defects) as profile:
+        async with world.lease(defects, gate=gate) as profile:
             return await probe(scenario, profile, gate=gate)
 
     return run

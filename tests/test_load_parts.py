@@ -8,6 +8,7 @@ free of it.
 from __future__ import annotations
 
 import argparse
+import itertools
 import subprocess
 import sys
 from collections import Counter
@@ -41,7 +42,7 @@ def _times(arrivals: Arrivals) -> list[float]:
 def test_constant_arrivals_come_at_the_rate_whatever_else_happens() -> None:
     times = _times(Arrivals(RateProfile("constant", 20, 10), seed=1))
     assert len(times) in (199, 200)
-    gaps = {round(b - a, 9) for a, b in zip(times, times[1:], strict=False)}
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(times)}
     assert gaps == {0.05}
 
 
@@ -121,7 +122,7 @@ def test_a_breach_wins_over_missing_data_and_a_harness_error_over_everything() -
 
 def test_a_load_step_that_names_no_step_is_a_configuration_error() -> None:
     bad = SCENARIO.model_copy(update={"load": SCENARIO.load.model_copy(update={"steps": {"book": SCENARIO.load.steps["call"]}})})
-    with pytest.raises(ConfigError, match="load.steps.book: no step is named 'book'"):
+    with pytest.raises(ConfigError, match=r"load\.steps\.book: no step is named 'book'"):
         evaluate(bad, Tally(), LatencyBook(), call_entry="call s", open_model=True, telemetry=None)
 
 

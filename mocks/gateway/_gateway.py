@@ -143,7 +143,8 @@ class Gateway:
         call_id = call.get("call_id")
         if not isinstance(call_id, str) or not call_id or self.calls.get(call_id) is not None:
             return
-        metadata = call.get("metadata") if isinstance(call.get("metadata"), dict) else {}
+        raw = call.get("metadata")
+        metadata: dict[str, Any] = raw if isinstance(raw, dict) else {}
         hinted = metadata.get("correlation_id") if isinstance(metadata.get("correlation_id"), str) else None
         caller, callee = call.get("from_number"), call.get("to_number")
         announced = self.pending_inbound.take((caller, callee)) if isinstance(caller, str) and isinstance(callee, str) else None

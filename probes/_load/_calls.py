@@ -17,13 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._checks._http import (
-    check_reachable,
-    check_signature_rejected,
-    check_status,
-    check_step_body,
-)
-from .._cli import _scenario_path
+from .._checks import run_checks
+from .._cli import scenario_path
 from .._contract import Contract
 from .._errors import ConfigError
 from .._evidence import Evidence, Exchange
@@ -42,6 +37,7 @@ from ._options import LoadOptions
 __all__ = ["CallTarget", "allowed_host", "kind_of", "step_name"]
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+ANSWER_CHECKS = frozenset({"target-reachable", "step-status", "signature-rejected", "step-body"})  # judged per request
 
 
 def kind_of(step: Step) -> str:
@@ -85,7 +81,7 @@ class CallTarget:
     @classmethod
     def load(cls, opts: LoadOptions, host: str | None = None) -> CallTarget:
         """Read the scenario and the profile, and refuse what a load must not do (a ConfigError, exit 2)."""
-        scenario = load_scenario(_scenario_path(opts.scenario))
+        scenario = load_scenario(scenario_path(opts.scenario))
         profile = _profile(opts.target, host)
         if not allowed_host(profile):
             raise ConfigError(f"target {profile.name!r}: {urlsplit(profile.base_url).hostname} is not loopback; a load run "
@@ -136,11 +132,10 @@ class CallTarget:
     def judge(self, plan: Plan, exchange: Exchange) -> str | None:
         """Why the answer misses the step's expectation (the catalogue's own checks say it), or None."""
         evidence = Evidence(plan=plan, exchanges=[exchange])
-        for check in (check_reachable, check_status, check_signature_rejected, check_step_body):
-            for result in check(self.scenario, evidence, self.contract):
-                if not result.passed:
-                    seen = f" (seen: {result.seen})" if result.seen and result.seen not in result.reason else ""
-                    return f"{result.reason}{seen}"
+        for result in run_checks(self.scenario, evidence, self.contract, only=ANSWER_CHECKS):
+            if not result.passed:
+                seen = f" (seen: {result.seen})" if result.seen and result.seen not in result.reason else ""
+                return f"{result.reason}{seen}"
         return None
 
 

@@ -41,8 +41,8 @@ __all__ = ["add_commands", "run_load"]
 
 LOCUSTFILE = Path(__file__).with_name("_locustfile.py")
 WORKERS_WAIT_S = 30  # how long the master waits for its workers to connect before it gives up (exit 3)
-STOP_GRACE_S = 60.0
-_INTERRUPTED: list[int] = []  # signals that asked this run to stop  # after SIGTERM, how long Locust may take to finish (drain, cancel, judge) before it is killed
+STOP_GRACE_S = 60.0  # after Ctrl-C, how long Locust may take to finish (drain, cancel, judge) before it is killed
+_INTERRUPTED: list[int] = []  # signals that asked this run to stop
 
 
 def add_commands(sub: Any) -> None:
@@ -51,7 +51,8 @@ def add_commands(sub: Any) -> None:
                        description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("scenario", help="scenario file, or the name of one in ./scenarios")
     add_options(p, skip=("--scenario", "--callprobe-json"))
-    p.add_argument("--workers", type=int, default=1, help="Locust worker processes (1: a single process; N: a master and N workers on loopback)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="Locust worker processes (1: a single process; N: a master and N workers on loopback)")
     p.add_argument("--gateway-defect", action="append", default=[], metavar="NAME",
                    help="without --target: start the embedded reference gateway with this seeded defect (repeatable)")
     p.add_argument("--json", dest="json_file", default=None, metavar="FILE", help="write the load verdict as JSON to FILE")
@@ -131,7 +132,6 @@ def run_load(opts: LoadOptions, *, workers: int = 1, defects: list[str] | None =
         opts = replace(opts, callprobe_json=str(verdict.resolve()))
         code = _run_locust(locust_argv(opts, workers, list(locust_args or [])))
         return _exit_code(code, verdict)
-    return EXIT_HARNESS  # not reached
 
 
 def _run_locust(argv: list[str]) -> int:

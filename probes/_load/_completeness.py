@@ -26,11 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._calcom import JournalEntry
-from .._checks._alerts import check_alert_count
-from .._checks._calcom import check_calcom_requests
-from .._checks._correlation import check_correlation_in_logs
-from .._checks._logs import check_log_present
-from .._checks._metrics import check_metric_delta
+from .._checks import run_checks
 from .._contract import Contract
 from .._evidence import (
     AlertPost,
@@ -53,6 +49,8 @@ from ._ledger import CallRecord, Tally
 __all__ = ["Observed", "judge", "run_expectations"]
 
 MAX_INCOMPLETE = 20
+RUN_CHECKS = frozenset({"metric-delta", "calcom-requests", "alert-count"})
+CALL_CHECKS = frozenset({"correlation-in-logs", "log-present"})  # log-present only for calls whose answers were all right
 
 
 @dataclass
@@ -115,7 +113,7 @@ def _run_results(scenario: Scenario, plan: Plan, contract: Contract, tally: Tall
     ev = Evidence(plan=plan, exchanges=exchanges, metrics_before=observed.before, metrics_after=observed.after,
                   calcom=_succeeded(observed.calcom), alerts=observed.alerts, sources=observed.sources,
                   source_errors=observed.source_errors, shared=shared)
-    return [*check_metric_delta(run, ev, contract), *check_calcom_requests(run, ev, contract), *check_alert_count(run, ev, contract)]
+    return run_checks(run, ev, contract, only=RUN_CHECKS)
 
 
 class _LogIndex:
@@ -145,9 +143,7 @@ def _call_results(scenario: Scenario, plan: Plan, contract: Contract, record: Ca
     lines = index.of(record.call_id, corr)
     ev = Evidence(plan=plan, exchanges=exchanges, logs=lines, sources=observed.sources, source_errors=observed.source_errors,
                   shared=shared)
-    out = check_correlation_in_logs(scenario, ev, contract)
-    if record.ok:
-        out += check_log_present(scenario, ev, contract)
+    out = run_checks(scenario, ev, contract, only=CALL_CHECKS if record.ok else CALL_CHECKS - {"log-present"})
     foreign = [line for line in index.by_corr.get(corr, []) if line.record.get(index.cid_field) not in (None, record.call_id)
                and line.record.get(index.cid_field) in ours] if corr else []
     if foreign:

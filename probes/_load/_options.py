@@ -73,14 +73,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("--duration", seconds, "60s", "how long new calls start (30s, 2m, 1h); calls in flight then finish (--drain)"),
     Option("--arrival", str, "constant", "arrival process of the open model", ARRIVALS),
     Option("--shape", str, "constant", "how the rate moves over --duration", SHAPES),
-    Option("--model", str, "open", "open: calls start at --rate whatever the answers take; closed: Locust users, one call after another", MODELS),
+    Option("--model", str, "open", "open: calls start at --rate whatever the answers take; closed: Locust users, one call "
+           "after another", MODELS),
     Option("--time-scale", _positive(float), None, "scale of the scenario's send offsets (default: the scenario's time_scale)"),
     Option("--streams", _positive(int), 1, "arrival streams sharing --rate (Locust users of the open model): one per worker process"),
     Option("--max-in-flight", _positive(int), 1000, "calls in flight per stream; an arrival beyond it is a dropped start"),
     Option("--connections", _positive(int), 500, "requests in flight per stream (its connection pool); more wait for one, and "
            "their raw time starts when they go out, their corrected time at their intended send time"),
     Option("--max-rate", _positive(float), DEFAULT_RATE_CAP, "refuse a rate above this (a safety cap; raise it on purpose)"),
-    Option("--drain", seconds, None, "how long calls in flight may take to finish after the last start (default: call span + request timeout)"),
+    Option("--drain", seconds, None, "how long calls in flight may take to finish after the last start (default: call span "
+           "+ request timeout)"),
     Option("--seed", int, None, "first caller seed (default: from the clock); call n uses seed + n"),
     Option("--telemetry-sample", _positive(int), 1000, "judge the logs of at most this many calls, the newest"),
     Option("--callprobe-json", str, None, "write the load verdict (thresholds, completeness, latencies) as JSON to this file"),
