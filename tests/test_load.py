@@ -29,6 +29,7 @@ import yaml
 
 from mocks._serve import RunningServer, serve_in_thread
 from mocks.gateway import GatewayConfig, create_app
+from probes._cli import main
 from probes._defaults import (
     DEMO_CALCOM_API_KEY,
     DEMO_METRICS_TOKEN,
@@ -183,12 +184,15 @@ def test_no_completed_call_is_no_data_never_a_pass(tmp_path: Path) -> None:
     ],
     ids=["not-loopback", "rate-cap", "unknown-defect", "bad-duration"],
 )
-def test_bad_configuration_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+def test_bad_configuration_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused before Locust starts (so in this process: nothing here imports Locust)."""
     far = _write_profile(TargetProfile(name="far", base_url="http://192.0.2.10:8080", demo_secrets=True), tmp_path)
-    proc, verdict = _load(SCENARIO, *[a.replace("{far}", str(far)) for a in args], folder=tmp_path)
-    assert proc.returncode == 2
-    assert message in proc.stderr and "Traceback" not in proc.stderr
-    assert verdict is None  # refused before Locust started
+    verdict = tmp_path / "verdict.json"
+    assert main(["load", SCENARIO, *[a.replace("{far}", str(far)) for a in args], "--json", str(verdict)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not verdict.exists()
 
 
 def _free_port() -> int:
