@@ -64,7 +64,7 @@ class CallRecord:
                    list(data["bookings"]), bool(data["completed"]))
 
 
-_COUNTS = ("intended", "started", "late", "dropped", "completed", "failed_calls", "cut", "requests", "unsent", "failures",
+_COUNTS = ("intended", "started", "late", "dropped", "completed", "failed_calls", "cut", "requests", "unsent", "resent", "failures",
            "booked", "cancelled", "cancel_failed")
 
 
@@ -81,6 +81,7 @@ class Tally:
     cut: int = 0  # still in flight when the run ended
     requests: int = 0  # HTTP requests sent (cleanup included)
     unsent: int = 0  # requests not sent: an argument could not be taken from an earlier answer
+    resent: int = 0  # sent again: the pooled connection had been closed by the target while idle
     failures: int = 0  # requests whose answer missed its expectation, or got none
     booked: int = 0  # bookings the gateway confirmed
     cancelled: int = 0  # of those, cancelled again by the cleanup

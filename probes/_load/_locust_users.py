@@ -66,7 +66,8 @@ class LoadProcess:
     book: LatencyBook = field(default_factory=LatencyBook)
     stopping: Event = field(default_factory=Event)
     calls: Group = field(default_factory=Group)
-    open_bookings: dict[str, tuple[Any, Plan, int]] = field(default_factory=dict)  # uid → (client, plan, call index), not yet cancelled
+    # (call_id, booking uid) → (the client that booked it, the call's plan, its call index): not yet cancelled
+    open_bookings: dict[tuple[str, str], tuple[Any, Plan, int]] = field(default_factory=dict)
     stopped_at: float = math.inf  # monotonic: arrivals meant for later than this were never due
     streams_running: int = 0  # open-model streams of this process still starting calls or waiting for theirs
     streams_done: int = 0
@@ -115,7 +116,7 @@ class LoadProcess:
         self.cancel_open_bookings()
 
     def cancel_open_bookings(self) -> None:
-        for uid, (client, plan, index) in list(self.open_bookings.items()):
+        for (_, uid), (client, plan, index) in list(self.open_bookings.items()):
             _cancel(self, client, plan, index, uid)
 
 
@@ -259,23 +260,42 @@ def _send(run: LoadProcess, client: _Client, state: _CallState, req: PlannedRequ
     sent, wall = time.monotonic(), time.time()
     limit = req.step.abandon_after_ms / 1000 if req.step.abandon_after_ms else None
     with gevent.Timeout(limit, False), client.connection():
-        headers = target.headers(req, body)  # signed as it goes out, after any wait for a connection
-        sent, wall = time.monotonic(), time.time()  # on the wire now: raw service time starts here
-        state.first_sent = sent if state.first_sent is None else min(state.first_sent, sent)
-        with client.request(req.method, req.path, name=step_name(req.step), data=body.encode() or None, headers=headers,
-                            catch_response=True) as response:
-            ended = time.monotonic()
-            exchange = _exchange(req, body, wall, ended - sent, response)
-            message = target.judge(state.plan, exchange)
-            if message is None:
-                response.success()
-            else:
-                response.failure(message)
-                run.tally.fail(message, step_name(req.step))
-            _record(run, client, state, req, exchange, message is None, intended, sent, ended)
-            return
+        for attempt in (1, 2):
+            headers = target.headers(req, body)  # signed as it goes out, after any wait for a connection
+            sent, wall = time.monotonic(), time.time()  # on the wire now: raw service time starts here
+            state.first_sent = sent if state.first_sent is None else min(state.first_sent, sent)
+            with client.request(req.method, req.path, name=step_name(req.step), data=body.encode() or None, headers=headers,
+                                catch_response=True) as response:
+                ended = time.monotonic()
+                if attempt == 1 and _stale(response):
+                    response.failure(f"{req.step.label}: {STALE}; sent again on a fresh connection")
+                    run.tally.resent += 1
+                    continue
+                exchange = _exchange(req, body, wall, ended - sent, response)
+                message = target.judge(state.plan, exchange)
+                if message is None:
+                    response.success()
+                else:
+                    response.failure(message)
+                    run.tally.fail(message, step_name(req.step))
+                _record(run, client, state, req, exchange, message is None, intended, sent, ended)
+                return
     # gevent.Timeout(limit, False) ends the block silently when the caller hangs up (mypy cannot see that)
-    _abandoned(run, state, req, sent, wall)  # type: ignore[unreachable]
+    _abandoned(run, state, req, sent, wall)
+
+
+STALE = "the target had closed this keep-alive connection before the request (no answer, nothing processed)"
+
+
+def _stale(response: Any) -> bool:
+    """The pooled connection was closed by the server while idle: the request never reached it.
+
+    geventhttpclient retries that only for idempotent methods (RFC 9110); a
+    webhook is a POST, and Retell itself delivers again when a connection
+    fails. The failed attempt stays in Locust's stats; callprobe's tally
+    counts it as resent, not as a failed request.
+    """
+    return int(response.status_code or 0) == 0 and type(getattr(response, "error", None)).__name__ == "HTTPConnectionClosed"
 
 
 def _exchange(req: PlannedRequest, body: str, wall: float, took_s: float, response: Any) -> Exchange:
@@ -307,7 +327,7 @@ def _record(run: LoadProcess, client: _Client, state: _CallState, req: PlannedRe
     if uid is not None and uid not in record.bookings:
         record.bookings.append(uid)
         tally.booked += 1
-        run.open_bookings[uid] = (client, state.plan, req.call_index)
+        run.open_bookings[(req.call_id, uid)] = (client, state.plan, req.call_index)
     if req.delivery == req.step.repeat:
         state.answers[req.step.label] = answer
 
@@ -324,8 +344,8 @@ def _abandoned(run: LoadProcess, state: _CallState, req: PlannedRequest, sent: f
 
 def _cancel(run: LoadProcess, client: _Client, plan: Plan, call_index: int, uid: str) -> None:
     """Cancel one booking through the gateway (a Locust request of its own: the gateway sees it)."""
-    if run.open_bookings.pop(uid, None) is None:
-        return
+    if run.open_bookings.pop((plan.calls[call_index].call_id, uid), None) is None:
+        return  # cancelled already
     path, body, headers = cancel_request(plan, plan.calls[call_index], uid, run.target.api_key)
     name = "cleanup cancel_appointment"
     with client.connection(), client.request("POST", path, name=name, data=body.encode(), headers=headers, catch_response=True) as response:

@@ -63,7 +63,8 @@ class LoadReport:
         rate = f"; achieved {t.started / self.duration_s:.3g} calls/s" if self.duration_s > 0 else ""
         out = [f"arrivals: {t.intended} intended, {t.started} started{pct}, {t.late} late, {t.dropped} dropped{rate}",
                f"calls: {t.completed} completed, {t.failed_calls} with a failed step, {t.cut} cut at the end; "
-               f"requests: {t.requests}, {t.failures} failed; bookings: {t.booked} confirmed, {t.cancelled} cancelled again"]
+               f"requests: {t.requests}, {t.failures} failed, {t.resent} resent; "
+               f"bookings: {t.booked} confirmed, {t.cancelled} cancelled again"]
         out += [f"  failure ({n}x): {message}" for message, n in t.messages.most_common(MAX_LISTED)]
         out += self._telemetry_lines()
         return out
