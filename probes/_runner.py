@@ -2,9 +2,11 @@
 
 Each call of the plan runs as its own task, so concurrent calls really overlap.
 Within a call a request leaves at ``send_at × time_scale`` after the start
-(the replay pacing), duplicates of one step go one after the other as Retell's
-redeliveries do, and a step that takes arguments from an earlier answer waits
-for that answer. Requests are signed at the moment they are sent, exactly like
+(the replay pacing) but never before the call's previous request is done,
+as Retell's ordered deliveries arrive (duplicates of one step one after the
+other, like its redeliveries; a hung-up function request is done when the
+caller gives up on it), and a step that takes arguments from an earlier
+answer waits for that answer. Requests are signed at the moment they are sent, exactly like
 Retell, so a plan replays correctly whenever it runs.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -107,20 +109,32 @@ async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, op
     state = _CallState(call=call)
     order = sorted(call.requests, key=lambda r: (r.send_at_s, r.step_index, r.delivery))
     tasks: dict[tuple[int, int], asyncio.Task[Exchange]] = {}
+    previous: asyncio.Task[Exchange] | None = None
     for req in order:
         delay = t0 + req.send_at_s * opts.time_scale - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)  # replay pacing: the call's own timeline, compressed
-        tasks[(req.step_index, req.delivery)] = asyncio.create_task(_deliver(client, plan, state, req, opts, tasks))
+        previous = asyncio.create_task(_after(previous, _deliver(client, plan, state, req, opts, tasks)))
+        tasks[(req.step_index, req.delivery)] = previous
     return list(await asyncio.gather(*tasks.values()))
+
+
+async def _after(previous: asyncio.Task[Exchange] | None, deliver: Coroutine[Any, Any, Exchange]) -> Exchange:
+    """``deliver`` once the call's previous request is done (answered, abandoned or lost).
+
+    Retell's events of one call arrive in order: a replay compressed a
+    hundredfold must not let a busy harness (or a slow answer) put
+    ``call_ended`` on the wire before ``call_started`` was answered.
+    """
+    if previous is not None:
+        await asyncio.wait([previous])
+    return await deliver
 
 
 async def _deliver(
     client: httpx.AsyncClient, plan: Plan, state: _CallState, req: PlannedRequest, opts: RunOptions,
     tasks: Mapping[tuple[int, int], asyncio.Task[Exchange]],
 ) -> Exchange:
-    if req.delivery > 1:  # a redelivery follows the previous attempt, as Retell's do
-        await tasks[(req.step_index, req.delivery - 1)]
     step = req.step
     body = req.body
     if step.args_from:
