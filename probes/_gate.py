@@ -31,6 +31,10 @@ __all__ = ["OPEN", "TIMED_BOUND_MS", "Gate", "TimingGate", "gc_paused", "is_time
 # Bounds of a second or more are not moved by the milliseconds of contention concurrent probes add;
 # tighter ones are measured with the process to themselves.
 TIMED_BOUND_MS = 1000.0
+# How long a timed request lets the requests in flight finish: a loopback exchange takes a few
+# milliseconds; one still open after this is waiting on the network (a scripted hang, a latency
+# fault), and waiting for it would stall every probe behind one that is not using the CPU.
+DRAIN_S = 0.025
 
 _paused = 0  # windows in this process during which collection is off
 _gc_was_enabled = True  # the collector's state when the first of them opened
@@ -92,7 +96,7 @@ class TimingGate:
     one ``owner`` (the requests of one timed probe) may overlap each other.
     """
 
-    def __init__(self, drain_s: float = 0.1) -> None:
+    def __init__(self, drain_s: float = DRAIN_S) -> None:
         self.drain_s = drain_s
         self._working = 0  # shared windows doing CPU work
         self._waiting_io = 0  # shared windows waiting on the network

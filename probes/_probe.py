@@ -41,6 +41,7 @@ from ._profile import TargetProfile
 from ._runner import RunOptions, cancel_bookings, run_plan
 from ._scenario import Scenario
 from ._stack_watch import StackWatch
+from ._tls import tls_context
 
 __all__ = ["Observers", "probe", "probe_sync"]
 
@@ -197,7 +198,7 @@ async def probe(
     """
     secrets = profile.secrets()
     own = client is None
-    http = client or httpx.AsyncClient(timeout=profile.request_timeout_s)
+    http = client or httpx.AsyncClient(timeout=profile.request_timeout_s, verify=tls_context())
     gate = gate or OPEN
     timed = is_timed(scenario)
     try:

@@ -16,7 +16,7 @@ import pytest
 # probes' layers, bottom to top: a module imports only from its own layer or the ones below.
 LAYERS: dict[str, set[str]] = {
     "wire formats": {"_errors", "_signing", "_wire", "_caller", "_retell", "_dialogue", "_calcom", "_defaults", "_exitcodes",
-                     "_printable", "_yaml", "_bounded"},
+                     "_printable", "_yaml", "_bounded", "_tls"},
     "description": {"_scenario", "_contract", "_plan", "_profile", "_rules"},
     "evidence": {"_evidence", "_spans", "_pii", "_redact"},
     "engine": {"_runner", "_observers", "_checks", "_gate", "_pool", "_stack"},

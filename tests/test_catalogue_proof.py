@@ -96,7 +96,7 @@ CLEAN_RUNS = int(os.environ.get("CALLPROBE_PROOF_RUNS", "3"))
 @pytest.fixture(scope="module")
 def proof() -> Iterator[Proof]:
     world = EmbeddedWorld().start()
-    pool = ProbePool(concurrency=8)
+    pool = ProbePool(concurrency=16)  # most runs wait (telemetry deadlines, hangs): more of them overlap the CPU work
     try:
         yield Proof(world, pool, CLEAN_RUNS)
     finally:

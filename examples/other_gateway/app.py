@@ -7,8 +7,10 @@ in one process without sharing anything.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +43,12 @@ LIFECYCLE = {
 _METADATA_REQUEST_ID = "othergw_request_id"  # put into call metadata at ring time, so Retell hands it back
 
 
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for the process: building one loads the CA bundle (~20 ms of CPU per client)."""
+    return httpx.create_ssl_context()
+
 @dataclass
 class RequestContext:
     """Who a request is about: its request ID, its call (if it names one), tenant and caller reference."""
@@ -71,12 +79,12 @@ class Gateway:
 
     async def start(self) -> None:
         s = self.settings
-        calcom_client = httpx.AsyncClient(timeout=s.calcom_timeout_s)
+        calcom_client = httpx.AsyncClient(timeout=s.calcom_timeout_s, verify=_tls())
         self._clients.append(calcom_client)
         self.calcom = Calcom(calcom_client, base_url=s.calcom_url, api_key=s.calcom_api_key,
                              event_type_id=s.event_type_id, timeout_s=s.calcom_timeout_s,
                              forward_request_id=not s.has("request-id-not-forwarded"))
-        slack = httpx.AsyncClient(timeout=s.alert_timeout_s) if s.alert_webhook_url else None
+        slack = httpx.AsyncClient(timeout=s.alert_timeout_s, verify=_tls()) if s.alert_webhook_url else None
         if slack is not None:
             self._clients.append(slack)
         self.alerts = Alerter(slack, s.alert_webhook_url, threshold=s.alert_threshold, window_s=s.alert_window_s,

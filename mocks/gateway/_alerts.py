@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from probes._tls import tls_context
+
 __all__ = ["Alert", "AlertPolicy", "Alerter", "build_slack_payload"]
 
 ALERT_POST_TIMEOUT_S = 5.0
@@ -149,7 +151,7 @@ class Alerter:
     async def _post(self, alert: Alert) -> None:
         error: str | None = None
         try:
-            async with httpx.AsyncClient(timeout=ALERT_POST_TIMEOUT_S) as client:
+            async with httpx.AsyncClient(timeout=ALERT_POST_TIMEOUT_S, verify=tls_context()) as client:
                 response = await client.post(self._url or "", json=build_slack_payload(alert))
             if response.status_code >= 300:
                 error = f"alert sink answered HTTP {response.status_code}"

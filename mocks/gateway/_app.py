@@ -17,10 +17,11 @@ from starlette.types import Receive, Scope, Send
 
 from mocks._events import parse_cursor
 from mocks._input import BadInput
+from probes._tls import tls_context
 
-from ._defects import Defect
 from ._calcom_client import EVENT_TYPES_VERSION, READY_TIMEOUT_S, CalcomFailure
 from ._config import GatewayConfig
+from ._defects import Defect
 from ._functions import handle_function
 from ._gateway import CORRELATION_HEADER, Gateway
 from ._metrics import CONTENT_TYPE_LATEST
@@ -153,7 +154,7 @@ def create_app(config: GatewayConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=config.calcom_timeout_s) as client:
+        async with httpx.AsyncClient(timeout=config.calcom_timeout_s, verify=tls_context()) as client:
             gw.calcom.shared = client
             try:
                 yield

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from probes._tls import tls_context
+
 from ._tracing import GatewayTracing
 
 __all__ = ["CalcomClient", "CalcomFailure", "CalcomResponse", "SLOTS_VERSION", "BOOKINGS_VERSION", "EVENT_TYPES_VERSION"]
@@ -111,7 +113,7 @@ class CalcomClient:
             if self.shared is not None:
                 response = await self.shared.request(method, url, params=params, json=json, headers=headers, timeout=timeout)
             else:
-                async with httpx.AsyncClient(timeout=timeout) as client:
+                async with httpx.AsyncClient(timeout=timeout, verify=tls_context()) as client:
                     response = await client.request(method, url, params=params, json=json, headers=headers)
         except httpx.TimeoutException as exc:
             raise CalcomFailure("calendar_timeout", f"{method} {path} timed out after {timeout_s or self.timeout_s} s") from exc

@@ -28,6 +28,7 @@ import httpx
 from .._errors import ObserverError, ProbeError
 from .._probe import Observers
 from .._profile import TargetProfile
+from .._tls import tls_context
 from ._calls import CallTarget
 from ._completeness import Observed, judge, settled
 from ._ledger import Tally
@@ -111,7 +112,7 @@ async def _serve(reader: TelemetryReader) -> None:
 
 async def _main(opts: LoadOptions, host: str | None) -> None:
     target = CallTarget.load(opts, host)
-    async with httpx.AsyncClient(timeout=target.profile.request_timeout_s) as client:
+    async with httpx.AsyncClient(timeout=target.profile.request_timeout_s, verify=tls_context()) as client:
         await _serve(TelemetryReader(target, client, opts.telemetry_sample))
 
 
