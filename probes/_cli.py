@@ -35,7 +35,7 @@ __all__ = ["main"]
 from ._exitcodes import EXIT_USAGE
 # Fronts that live in subpackages add their subcommands here: each module has
 # ``add_commands(sub)``, and each command's ``func(args) -> int`` (a ProbeError is exit 2).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("._run", "._exporter")
 ENV_ALERT_WEBHOOK = "CALLPROBE_ALERT_WEBHOOK_URL"
 ENV_CALCOM_API_KEY = "CALCOM_API_KEY"
 ENV_SENTRY_DSN = "CALLPROBE_SENTRY_DSN"

@@ -15,10 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._evidence import CheckResult, Evidence, Exchange, Verdict
+from ._measures import failure_reason
 
-__all__ = ["REDACTED", "SECRET_HEADERS", "format_failure", "redact_headers", "verdict_to_json"]
+__all__ = ["REDACTED", "SECRET_HEADERS", "VERDICT_SCHEMA_VERSION", "format_failure", "redact_headers", "run_to_json", "verdict_to_json"]
 
 REDACTED = "[redacted]"
+# The JSON verdict's schema. 1: + schema_version, reason, target, cleanup, attempts and first_attempt (callprobe run --retries).
+VERDICT_SCHEMA_VERSION = 1
 SECRET_HEADERS = frozenset(
     {"x-retell-signature", "authorization", "proxy-authorization", "cookie", "set-cookie", "x-cal-secret-key", "x-api-key"}
 )
@@ -144,12 +147,21 @@ def _result(r: CheckResult) -> dict[str, Any]:
     }
 
 
-def verdict_to_json(verdict: Verdict) -> dict[str, Any]:
-    """A JSON-ready dict of the verdict: results, exchanges (headers redacted) and evidence counts."""
+def verdict_to_json(verdict: Verdict, *, target: str | None = None, first_attempt: Verdict | None = None,
+                    attempts: int = 1) -> dict[str, Any]:
+    """A JSON-ready dict of the verdict: results, exchanges (headers redacted), cleanup and evidence counts.
+
+    Every front writes this one form (``callprobe run --json``, the exporter's
+    history). With retries, ``attempts`` says how many ran and
+    ``first_attempt`` keeps the first one's verdict beside the final one.
+    """
     ev = verdict.evidence
-    return {
+    doc: dict[str, Any] = {
+        "schema_version": VERDICT_SCHEMA_VERSION,
         "scenario": verdict.scenario,
+        "target": target,
         "passed": verdict.passed,
+        "reason": failure_reason(verdict),
         "checks": len(verdict.results),
         "failed": len(verdict.failures),
         "failed_checks": sorted(verdict.failed_checks()),
@@ -157,6 +169,17 @@ def verdict_to_json(verdict: Verdict) -> dict[str, Any]:
         "run": {"run_id": ev.plan.run_id, "seed": ev.plan.seed, "started_at": ev.started_at, "finished_at": ev.finished_at},
         "results": [_result(r) for r in verdict.results],
         "exchanges": [_exchange(x) for x in ev.exchanges],
+        "cleanup": {"booked": list(ev.booked), "left": list(ev.cleanup_left), "cancellations": [_exchange(x) for x in ev.cleanup]},
         "observed": {"log_lines": len(ev.logs), "alerts": len(ev.alerts), "calcom_requests": len(ev.calcom)},
         "notes": list(ev.notes),
+        "attempts": attempts,
     }
+    if first_attempt is not None:
+        doc["first_attempt"] = verdict_to_json(first_attempt, target=target)
+    return doc
+
+
+def run_to_json(verdicts: list[dict[str, Any]], *, exit_code: int) -> dict[str, Any]:
+    """What ``callprobe run --json`` writes: every scenario's :func:`verdict_to_json`, and the run's exit code."""
+    return {"schema_version": VERDICT_SCHEMA_VERSION, "passed": all(v["passed"] for v in verdicts), "exit_code": exit_code,
+            "verdicts": verdicts}

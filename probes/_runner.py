@@ -23,13 +23,16 @@ from ._errors import ScenarioError, UnmappedRole
 from ._evidence import Exchange
 from ._gate import OPEN, Gate
 from ._plan import Plan, PlannedCall, PlannedRequest, resolve_args_from, signature_header
+from ._progress import Listener, emit
 from ._retell import StepSpec, render_call
 from ._signing import SIGNATURE_HEADER, now_ms
 from ._wire import dumps
 
-__all__ = ["REDACTED", "RunOptions", "cancel_bookings", "redact_headers", "run_plan"]
+__all__ = ["CLEANUP_REASON", "REDACTED", "RunOptions", "booked_uids", "cancel_bookings", "cancel_confirmed", "redact_headers",
+           "run_plan", "transport_error"]
 
 REDACTED = "[redacted]"
+CLEANUP_REASON = "callprobe synthetic call cleanup"
 _SECRET_HEADERS = {SIGNATURE_HEADER.lower(), "authorization", "x-cal-secret-key", "cookie", "x-api-key"}
 
 
@@ -49,6 +52,7 @@ class RunOptions:
     contract: Contract = field(default_factory=Contract)
     gate: Gate = OPEN  # shared with probes running concurrently (see probes._gate)
     timed: bool = False  # each request goes out alone through the gate
+    listener: Listener | None = None  # told about each request and answer as it happens (probes._progress)
 
 
 @dataclass
@@ -80,7 +84,15 @@ async def _send(client: httpx.AsyncClient, req: PlannedRequest, body: str, opts:
         request = client.build_request(req.method, opts.base_url.rstrip("/") + req.path, content=body.encode() or None, headers=headers)
     except (httpx.InvalidURL, httpx.HTTPError, ValueError) as exc:
         return _finish(base, time.perf_counter(), error=f"cannot send: {type(exc).__name__}: {exc}")
-    async with opts.gate.hold(opts.timed, owner=req.call_id):
+    emit(opts.listener, "request", base)
+    exchange = await _exchange(client, request, base, limit, opts)
+    emit(opts.listener, "response", exchange)
+    return exchange
+
+
+async def _exchange(client: httpx.AsyncClient, request: httpx.Request, base: Exchange, limit: float | None,
+                    opts: RunOptions) -> Exchange:
+    async with opts.gate.hold(opts.timed, owner=base.call_id):
         started = time.perf_counter()
         try:
             response = await asyncio.wait_for(client.send(request), timeout=limit)
@@ -89,8 +101,23 @@ async def _send(client: httpx.AsyncClient, req: PlannedRequest, body: str, opts:
         except httpx.TimeoutException:
             return _finish(base, started, error=f"no answer within {opts.timeout_s:g} s (timeout)")
         except httpx.HTTPError as exc:
-            return _finish(base, started, error=f"{type(exc).__name__}: {exc or 'connection failed'}")
+            return _finish(base, started, error=transport_error(exc))
         return _finish(base, started, response=response)
+
+
+def transport_error(exc: BaseException) -> str:
+    """``ConnectError: All connection attempts failed (ConnectionResetError)``: the error and, when it hides it, its root cause.
+
+    httpx reports a refused and a reset connection alike; the OS error at the
+    bottom of the chain tells them apart (and a report should say which).
+    """
+    text = f"{type(exc).__name__}: {exc or 'connection failed'}"
+    root: BaseException = exc
+    while (below := root.__cause__ or root.__context__) is not None and below is not root:
+        root = below
+    if root is not exc and isinstance(root, OSError) and type(root) is not OSError:
+        text += f" ({type(root).__name__})"
+    return text
 
 
 def _finish(base: Exchange, started: float, *, response: httpx.Response | None = None, error: str | None = None, abandoned: bool = False) -> Exchange:
@@ -102,7 +129,8 @@ def _finish(base: Exchange, started: float, *, response: httpx.Response | None =
     )
 
 
-async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, opts: RunOptions, t0: float) -> list[Exchange]:
+async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, opts: RunOptions, t0: float,
+                    record: list[Exchange] | None) -> list[Exchange]:
     state = _CallState(call=call)
     order = sorted(call.requests, key=lambda r: (r.send_at_s, r.step_index, r.delivery))
     tasks: dict[tuple[int, int], asyncio.Task[Exchange]] = {}
@@ -110,7 +138,9 @@ async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, op
         delay = t0 + req.send_at_s * opts.time_scale - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)  # replay pacing: the call's own timeline, compressed
-        tasks[(req.step_index, req.delivery)] = asyncio.create_task(_deliver(client, plan, state, req, opts, tasks))
+        task = tasks[(req.step_index, req.delivery)] = asyncio.create_task(_deliver(client, plan, state, req, opts, tasks))
+        if record is not None:
+            task.add_done_callback(lambda t: _record(t, record))
     return list(await asyncio.gather(*tasks.values()))
 
 
@@ -142,6 +172,12 @@ async def _deliver(
     return exchange
 
 
+def _record(task: asyncio.Task[Exchange], record: list[Exchange]) -> None:
+    """Keep a finished exchange at once, so a probe stopped halfway still knows what it booked."""
+    if not task.cancelled() and task.exception() is None:
+        record.append(task.result())
+
+
 def _unsent(state: _CallState, req: PlannedRequest, reason: str) -> Exchange:
     state.answers[req.step.label] = None
     state.finished(req.step_index).set()
@@ -152,15 +188,24 @@ def _unsent(state: _CallState, req: PlannedRequest, reason: str) -> Exchange:
     )
 
 
-async def run_plan(plan: Plan, client: httpx.AsyncClient, opts: RunOptions) -> list[Exchange]:
-    """Replay every call of ``plan`` concurrently; return the exchanges in send order."""
+async def run_plan(plan: Plan, client: httpx.AsyncClient, opts: RunOptions, record: list[Exchange] | None = None) -> list[Exchange]:
+    """Replay every call of ``plan`` concurrently; return the exchanges in send order.
+
+    ``record`` receives each exchange the moment it is complete: if the run is
+    cancelled (a deadline, SIGTERM) it holds what was answered so far, which
+    is what the cleanup needs to cancel the bookings already made.
+    """
     t0 = time.monotonic()
-    per_call = await asyncio.gather(*(_run_call(client, plan, c, opts, t0) for c in plan.calls))
+    per_call = await asyncio.gather(*(_run_call(client, plan, c, opts, t0, record) for c in plan.calls))
     return sorted((x for xs in per_call for x in xs), key=lambda x: x.sent_at)
 
 
-def _booked_uids(exchanges: list[Exchange], extra: Sequence[tuple[int, str]], contract: Contract) -> list[tuple[int, str]]:
-    """(call index, uid) of every booking an answer reports, in the target's words (results.booked/booking_uid)."""
+def booked_uids(exchanges: Sequence[Exchange], extra: Sequence[tuple[int, str]], contract: Contract) -> list[tuple[int, str]]:
+    """(call index, uid) of every booking an answer reports, in the target's words (results.booked/booking_uid).
+
+    ``extra`` adds pairs the answers do not show, such as a booking the
+    gateway completed after the caller hung up (seen in the Cal.com journal).
+    """
     out = list(extra)
     try:
         booked_path, uid_path = contract.result_field("booked"), contract.result_field("booking_uid")
@@ -175,19 +220,28 @@ def _booked_uids(exchanges: list[Exchange], extra: Sequence[tuple[int, str]], co
     return list(dict.fromkeys(out))
 
 
-async def cancel_bookings(
-    plan: Plan, exchanges: list[Exchange], client: httpx.AsyncClient, opts: RunOptions, extra: Sequence[tuple[int, str]] = ()
-) -> list[Exchange]:
-    """Leave nothing behind: cancel, through the gateway, every booking the probe made.
+def cancel_confirmed(exchange: Exchange, contract: Contract) -> bool:
+    """The gateway answered a cleanup cancellation with its ``cancelled`` result field true."""
+    if exchange.status is None or not 200 <= exchange.status < 300:
+        return False
+    try:
+        _, cancelled = dig(exchange.response_json, contract.result_field("cancelled"))
+    except UnmappedRole:
+        return False
+    return cancelled is True
 
-    ``extra`` adds (call index, uid) pairs the answers do not show, such as a
-    booking the gateway completed after the caller hung up.
+
+async def cancel_bookings(plan: Plan, bookings: Sequence[tuple[int, str]], client: httpx.AsyncClient,
+                          opts: RunOptions) -> list[Exchange]:
+    """Leave nothing behind: cancel each (call index, uid) through the gateway's own ``cancel_appointment``.
+
+    One cleanup exchange per booking, in order, signed like any request of its call.
     """
     done: list[Exchange] = []
-    for call_index, uid in _booked_uids(exchanges, extra, opts.contract):
+    for call_index, uid in bookings:
         call = plan.calls[call_index]
         at = max((s.at_s for s in call.steps), default=0.0) + 1.0
-        extra = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": "callprobe synthetic call cleanup"})
+        extra = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": CLEANUP_REASON})
         payload = render_call(call.spec, (*call.steps, extra))[-1].payload
         body = dumps(payload)
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", opts.api_key, now_ms()) or ""}
@@ -197,13 +251,13 @@ async def cancel_bookings(
             status, text = response.status_code, response.text
         except httpx.HTTPError as exc:
             status, text = None, f"{type(exc).__name__}"
-        done.append(
-            Exchange(
-                call_index=call_index, call_id=call.call_id, step_index=-1, step="cleanup: cancel_appointment", delivery=1,
-                kind="cleanup", method="POST", path=plan.paths.function.replace("{name}", "cancel_appointment"),
-                request_headers=redact_headers(headers), request_body=body, sent_at=time.time(),
-                expect=call.requests[0].step.expect.model_copy(update={"status": None, "body": None}),
-                status=status, response_body=text if status is not None else "", error=None if status else text,
-            )
+        exchange = Exchange(
+            call_index=call_index, call_id=call.call_id, step_index=-1, step="cleanup: cancel_appointment", delivery=1,
+            kind="cleanup", method="POST", path=plan.paths.function.replace("{name}", "cancel_appointment"),
+            request_headers=redact_headers(headers), request_body=body, sent_at=time.time(),
+            expect=call.requests[0].step.expect.model_copy(update={"status": None, "body": None}),
+            status=status, response_body=text if status is not None else "", error=None if status else text,
         )
+        emit(opts.listener, "cleanup", exchange)
+        done.append(exchange)
     return done

@@ -117,8 +117,10 @@ class Stack:
     later with :meth:`set_target`, which reloads Prometheus).
     """
 
-    def __init__(self, *, receiver_url: str, target: ScrapeTarget | None = None, contract: Contract | None = None) -> None:
+    def __init__(self, *, receiver_url: str, target: ScrapeTarget | None = None, contract: Contract | None = None,
+                 extra_scrape: tuple[dict[str, object], ...] = ()) -> None:
         self.receiver_url = receiver_url
+        self.extra_scrape = extra_scrape  # more scrape jobs, e.g. a callprobe exporter's /probe (blackbox-style relabelling)
         self.target = target
         self.contract = contract or Contract()
         self.processes: dict[str, StackProcess] = {}
@@ -217,6 +219,7 @@ class Stack:
                 token_file.chmod(0o600)
                 job["authorization"] = {"type": "Bearer", "credentials_file": str(token_file)}
             scrape.insert(0, job)
+        scrape += [dict(job) for job in self.extra_scrape]
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
             "rule_files": ["rules.yml"],

@@ -1,0 +1,98 @@
+"""A probe stopped at its deadline still reports: what it saw until then, and why it stopped.
+
+Scheduled fronts give a probe a deadline (``callprobe run --timeout``, the
+exporter's scrape timeout). When it passes, the probe is cancelled (its
+cleanup still runs) or left to finish in the background (the exporter answers
+first), and there is no verdict. :class:`Recorder`, a listener of
+:mod:`probes._progress`, keeps what the probe had seen, so the front can
+report a failed verdict with the call's timeline so far: requests answered,
+requests still waiting (a hanging target), log lines, alerts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ._calcom import JournalEntry
+from ._evidence import AlertPost, CheckResult, Evidence, Exchange, LogLine, Verdict
+from ._plan import Plan
+from ._progress import Listener, ProbeEvent
+from ._spans import ErrorEvent, Span
+
+__all__ = ["DEADLINE_CHECK", "Recorder", "deadline_verdict"]
+
+DEADLINE_CHECK = "probe-deadline"
+
+
+@dataclass
+class Recorder:
+    """Keeps every event of one probe (and passes it on to ``forward``, e.g. the live view)."""
+
+    forward: Listener | None = None
+    plan: Plan | None = None
+    phase: str = "plan"
+    reading: str | None = None  # the evidence source being read right now
+    answered: list[Exchange] = field(default_factory=list)
+    in_flight: dict[tuple[str, int, int], Exchange] = field(default_factory=dict)
+    logs: list[LogLine] = field(default_factory=list)
+    alerts: list[AlertPost] = field(default_factory=list)
+    calcom: list[JournalEntry] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    errors: list[ErrorEvent] = field(default_factory=list)
+    cleanup: list[Exchange] = field(default_factory=list)
+
+    def __call__(self, event: ProbeEvent) -> None:
+        item: Any = event.item
+        if event.kind == "plan":
+            self.plan = item
+        elif event.kind == "phase":
+            self.phase = item
+        elif event.kind == "read":
+            self.reading = item
+        elif event.kind == "request":
+            self.in_flight[(item.call_id, item.step_index, item.delivery)] = item
+        elif event.kind == "response":
+            self.in_flight.pop((item.call_id, item.step_index, item.delivery), None)
+            self.answered.append(item)
+        else:
+            store = {"log": self.logs, "alert": self.alerts, "calcom": self.calcom, "span": self.spans, "error": self.errors,
+                     "cleanup": self.cleanup}.get(event.kind)
+            if store is not None:
+                store.append(item)
+        if self.forward is not None:
+            self.forward(event)
+
+    def deadline_reason(self, target_hosts: tuple[str, ...] = ()) -> str:
+        """Why a probe stopped at its deadline was not done, as a :data:`probes._measures.REASONS` word.
+
+        A request still unanswered: the target hangs. An evidence source being
+        read: that source hangs, or the target does when the source is on its
+        host (``target_hosts``, e.g. its own metrics endpoint). Else the probe
+        was simply slower than the deadline.
+        """
+        if self.in_flight:
+            return "target_timeout"
+        if self.reading is not None:
+            return "target_timeout" if self.reading in target_hosts else f"{self.reading}_unreadable"
+        return "probe_timeout"
+
+
+def deadline_verdict(recorder: Recorder, scenario_name: str, seconds: float, started_at: float, why: str) -> Verdict | None:
+    """A failed verdict of what ``recorder`` saw before the deadline (None when the probe had not planned yet).
+
+    Requests still in flight become exchanges with no answer ("timeout"), so
+    reports and the failure reason name the hanging target.
+    """
+    if recorder.plan is None:
+        return None
+    hung = [replace(x, error=f"no answer within the probe's deadline of {seconds:g} s (timeout)") for x in recorder.in_flight.values()]
+    ev = Evidence(plan=recorder.plan, exchanges=sorted([*recorder.answered, *hung], key=lambda x: x.sent_at), logs=list(recorder.logs),
+                  alerts=list(recorder.alerts), calcom=list(recorder.calcom), spans=list(recorder.spans),
+                  error_events=list(recorder.errors), cleanup=list(recorder.cleanup), started_at=started_at,
+                  finished_at=time.time(), notes=[why])
+    waiting = f"; {len(hung)} request(s) still unanswered" if hung else f"; it was in its {recorder.phase} phase"
+    result = CheckResult(DEADLINE_CHECK, False, f"the probe did not finish within {seconds:g} s{waiting}",
+                         expected=f"a verdict within {seconds:g} s", seen="deadline passed")
+    return Verdict(scenario=scenario_name, results=[result], evidence=ev)
