@@ -15,13 +15,16 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import httpx
+
 from ._calcom import JournalEntry
 from ._evidence import AlertPost, CheckResult, Evidence, Exchange, LogLine, Verdict
 from ._plan import Plan
+from ._profile import TargetProfile
 from ._progress import Listener, ProbeEvent
 from ._spans import ErrorEvent, Span
 
-__all__ = ["DEADLINE_CHECK", "Recorder", "deadline_verdict"]
+__all__ = ["DEADLINE_CHECK", "Recorder", "deadline_verdict", "target_hosts"]
 
 DEADLINE_CHECK = "probe-deadline"
 
@@ -34,6 +37,7 @@ class Recorder:
     plan: Plan | None = None
     phase: str = "plan"
     reading: str | None = None  # the evidence source being read right now
+    frozen: bool = False  # the deadline came: what was pending then stays, whatever unwinding the probe reports
     answered: list[Exchange] = field(default_factory=list)
     in_flight: dict[tuple[str, int, int], Exchange] = field(default_factory=dict)
     logs: list[LogLine] = field(default_factory=list)
@@ -47,12 +51,16 @@ class Recorder:
         item: Any = event.item
         if event.kind == "plan":
             self.plan = item
+        elif event.kind in ("phase", "read", "request") and self.frozen:
+            pass
         elif event.kind == "phase":
             self.phase = item
         elif event.kind == "read":
             self.reading = item
         elif event.kind == "request":
             self.in_flight[(item.call_id, item.step_index, item.delivery)] = item
+        elif event.kind == "response" and self.frozen:
+            self.answered.append(item)
         elif event.kind == "response":
             self.in_flight.pop((item.call_id, item.step_index, item.delivery), None)
             self.answered.append(item)
@@ -63,6 +71,10 @@ class Recorder:
                 store.append(item)
         if self.forward is not None:
             self.forward(event)
+
+    def freeze(self) -> None:
+        """Keep what was pending now (the deadline): the cancellation that follows must not clear it."""
+        self.frozen = True
 
     def deadline_reason(self, target_hosts: tuple[str, ...] = ()) -> str:
         """Why a probe stopped at its deadline was not done, as a :data:`probes._measures.REASONS` word.
@@ -79,11 +91,23 @@ class Recorder:
         return "probe_timeout"
 
 
-def deadline_verdict(recorder: Recorder, scenario_name: str, seconds: float, started_at: float, why: str) -> Verdict | None:
+def target_hosts(profile: TargetProfile | None) -> tuple[str, ...]:
+    """The evidence sources the target serves itself (a read hanging there is the target hanging)."""
+    if profile is None:
+        return ("metrics", "logs")  # the embedded gateway serves both
+    host = httpx.URL(profile.base_url).netloc
+    urls = {"metrics": profile.resolved_metrics_url, "logs": profile.resolved_log_url if profile.logs.kind == "gateway" else None}
+    return tuple(name for name, url in urls.items() if url and httpx.URL(url).netloc == host)
+
+
+def deadline_verdict(recorder: Recorder, scenario_name: str, seconds: float, started_at: float, why: str,
+                     profile: TargetProfile | None = None) -> Verdict | None:
     """A failed verdict of what ``recorder`` saw before the deadline (None when the probe had not planned yet).
 
-    Requests still in flight become exchanges with no answer ("timeout"), so
-    reports and the failure reason name the hanging target.
+    Requests still in flight become exchanges with no answer ("timeout"), and
+    the result names what the probe was waiting for (its ``evidence.reason``
+    is :meth:`Recorder.deadline_reason`), so reports and the failure reason
+    name the hanging target or source.
     """
     if recorder.plan is None:
         return None
@@ -93,6 +117,9 @@ def deadline_verdict(recorder: Recorder, scenario_name: str, seconds: float, sta
                   error_events=list(recorder.errors), cleanup=list(recorder.cleanup), started_at=started_at,
                   finished_at=time.time(), notes=[why])
     waiting = f"; {len(hung)} request(s) still unanswered" if hung else f"; it was in its {recorder.phase} phase"
+    reason = recorder.deadline_reason(target_hosts(profile))
+    if recorder.reading is not None and not hung:
+        waiting = f"; it was still reading {recorder.reading} ({reason})"
     result = CheckResult(DEADLINE_CHECK, False, f"the probe did not finish within {seconds:g} s{waiting}",
-                         expected=f"a verdict within {seconds:g} s", seen="deadline passed")
+                         expected=f"a verdict within {seconds:g} s", seen="deadline passed", evidence={"reason": reason})
     return Verdict(scenario=scenario_name, results=[result], evidence=ev)

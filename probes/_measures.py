@@ -134,7 +134,8 @@ def failure_reason(verdict: Verdict) -> str | None:
         return f"{unreadable[0]}_unreadable"
     first = verdict.failures[0]
     if first.check == DEADLINE_CHECK:
-        return "probe_timeout"
+        said = first.evidence.get("reason") if isinstance(first.evidence, dict) else None
+        return said if said in REASONS else "probe_timeout"
     if not first.observed:
         return "not_observed"
     return _CATEGORY_REASONS.get(category_of(first.check) or "", "check_failed")

@@ -96,13 +96,13 @@ class Observers:
         """``await op``; if the source ``name`` cannot be read, record why in ``ev`` and stop using it."""
         emit(self.listener, "read", name)
         try:
-            return await op
+            result = await op
         except ObserverError as exc:
             ev.source_errors.setdefault(name, str(exc))
             setattr(self, name, None)
-            return None
-        finally:
-            emit(self.listener, "read", None)
+            result = None
+        emit(self.listener, "read", None)  # not on a cancellation: a deadline names the read it interrupted
+        return result
 
 
 async def _marks(obs: Observers, ev: Evidence) -> dict[str, int]:

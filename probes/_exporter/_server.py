@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .._deadline import Recorder, deadline_verdict
+from .._deadline import Recorder, deadline_verdict, target_hosts
 from .._errors import ProbeError
 from .._evidence import Verdict
 from .._gate import TimingGate
@@ -100,6 +100,7 @@ class Exporter:
         self.log = log
         self._slots: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[tuple[Verdict, TargetProfile]]] = set()
+        self._clients: dict[str, httpx.AsyncClient] = {}  # one per target: pooled connections, one TLS context
         self._closing = False
 
     # -- one probe --------------------------------------------------------------------
@@ -130,11 +131,19 @@ class Exporter:
     async def _probe(self, module: Module, target: Target, recorder: Recorder) -> tuple[Verdict, TargetProfile]:
         try:
             async with self.config.lease(target) as profile:
-                verdict = await probe(module.scenario, profile, seed=module.seed, gate=self.gate, listener=recorder)
+                verdict = await probe(module.scenario, profile, seed=module.seed, client=self._client(target.name, profile),
+                                      gate=self.gate, listener=recorder)
                 return (verdict.strict() if module.strict else verdict), profile
         finally:
             assert self._slots is not None
             self._slots.release()
+
+    def _client(self, name: str, profile: TargetProfile) -> httpx.AsyncClient:
+        """The target's HTTP client, kept for the exporter's life: a client per probe would build a TLS context per probe."""
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = httpx.AsyncClient(timeout=profile.request_timeout_s)
+        return client
 
     def _forget(self, task: asyncio.Task[tuple[Verdict, TargetProfile]]) -> None:
         self._tasks.discard(task)
@@ -160,10 +169,11 @@ class Exporter:
     def _late(self, module: Module, target: Target, task: asyncio.Task[tuple[Verdict, TargetProfile]], recorder: Recorder,
               timeout: float) -> _Answer:
         """The deadline passed first: answer now, record the probe's own result when it ends."""
-        reason = recorder.deadline_reason(_on_target_host(target.profile))
+        reason = recorder.deadline_reason(target_hosts(target.profile))
         measures = Measures.failed(reason, timeout)
         self.metrics.probes.labels(module.name, target.name, "timeout").inc()
-        early = deadline_verdict(recorder, module.scenario.name, timeout, time.time() - timeout, "the scrape's deadline passed")
+        early = deadline_verdict(recorder, module.scenario.name, timeout, time.time() - timeout, "the scrape's deadline passed",
+                                 target.profile)
         debug = self._debug(module, target, early, target.profile, measures, timeout) if early else f"deadline passed ({reason})\n"
         self.history.add(module.name, target.name, False, reason, debug)
         self.log(f"module={module.name} target={target.name}: no verdict within {timeout:g} s ({reason}); cleanup continues")
@@ -222,20 +232,14 @@ class Exporter:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
         self.config.close()
 
     def timeout(self, request: Request, module: Module) -> float:
         return probe_timeout(request.headers.get(TIMEOUT_HEADER), module.timeout, self.settings.timeout_offset,
                              self.settings.default_timeout)
-
-
-def _on_target_host(profile: TargetProfile | None) -> tuple[str, ...]:
-    """The evidence sources served by the target itself (a hang there is the target hanging)."""
-    if profile is None:
-        return ("metrics", "logs")  # the embedded gateway serves both
-    host = httpx.URL(profile.base_url).netloc
-    urls = {"metrics": profile.resolved_metrics_url, "logs": profile.resolved_log_url if profile.logs.kind == "gateway" else None}
-    return tuple(name for name, url in urls.items() if url and httpx.URL(url).netloc == host)
 
 
 def _bad(text: str, status: int = 400) -> PlainTextResponse:

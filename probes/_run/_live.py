@@ -148,8 +148,9 @@ class LiveView:
         ids = ", ".join(self.call_ids[:3]) + (" …" if len(self.call_ids) > 3 else "")
         head = Text.assemble(("callprobe ", "bold"), (self.scenario.name, "bold cyan"), f" → {self.profile.name}  ",
                              (f"[{self.phase}]", "dim"))
-        if ids:
-            head.append(f"\ncall_id {ids}" + (f" · correlation_id {self.correlation_id}" if self.correlation_id else ""), style="dim")
+        parts = ([f"call_id {ids}"] if ids else []) + ([f"correlation_id {self.correlation_id}"] if self.correlation_id else [])
+        if parts:
+            head.append("\n" + " · ".join(parts), style="dim")
         return head
 
     def _table(self) -> Table:

@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Console
 
@@ -80,10 +81,13 @@ class _Stop:
 
     signal: str | None = None
     task: asyncio.Task[object] | None = field(default=None, repr=False)
+    recorder: Recorder | None = field(default=None, repr=False)  # the running probe's, frozen when the signal comes
 
     def __call__(self, sig: signal.Signals) -> None:
         if self.signal is None and self.task is not None:
             self.signal = sig.name
+            if self.recorder is not None:
+                self.recorder.freeze()
             self.task.cancel()
 
 
@@ -93,7 +97,7 @@ async def _attempt(config: ProbeConfig, target: Target, module: Module, settings
 
     Either way the probe was cancelled first, and its cleanup ran while it unwound.
     """
-    recorder = Recorder()
+    recorder = stop.recorder = Recorder()
     seed = settings.seed if settings.seed is not None else module.seed
     timeout = settings.timeout if settings.timeout is not None else module.timeout
     started = time.time()
@@ -102,21 +106,38 @@ async def _attempt(config: ProbeConfig, target: Target, module: Module, settings
         recorder.forward = view
         try:
             with view.shown(settings.live) if view is not None and settings.live is not None else contextlib.nullcontext():
-                verdict = await asyncio.wait_for(probe(module.scenario, profile, seed=seed, listener=recorder, watch=view is not None),
-                                                 timeout)
+                verdict = await _within(probe(module.scenario, profile, seed=seed, listener=recorder, watch=view is not None),
+                                        timeout, recorder)
         except TimeoutError:
             assert timeout is not None
-            verdict = _stopped(recorder, module, time.time() - started, started, f"--timeout {timeout:g} s passed")
+            verdict = _stopped(recorder, module, timeout, started, f"--timeout {timeout:g} s passed", profile)
         except asyncio.CancelledError:
             if stop.signal is None:
                 raise
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            verdict = _stopped(recorder, module, time.time() - started, started, f"interrupted by {stop.signal}")
+            verdict = _stopped(recorder, module, round(time.time() - started, 1), started, f"interrupted by {stop.signal}", profile)
     return (verdict.strict() if settings.strict or module.strict else verdict), profile
 
 
-def _stopped(recorder: Recorder, module: Module, seconds: float, started: float, why: str) -> Verdict:
-    verdict = deadline_verdict(recorder, module.scenario.name, seconds, started, why)
+async def _within(work: Coroutine[Any, Any, Verdict], timeout: float | None, recorder: Recorder) -> Verdict:
+    """``await work``, cancelled (cleanup and all) after ``timeout``; the recorder keeps what was pending at the deadline."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
+    if task in done:
+        return task.result()
+    recorder.freeze()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    raise TimeoutError
+
+
+def _stopped(recorder: Recorder, module: Module, seconds: float, started: float, why: str, profile: TargetProfile) -> Verdict:
+    verdict = deadline_verdict(recorder, module.scenario.name, seconds, started, why, profile)
     if verdict is None:
         raise ConfigError(f"{module.name}: {why} before the probe had planned its calls")
     return verdict
