@@ -20,6 +20,7 @@ seed gives the same caller in every process.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -120,8 +121,9 @@ def is_synthetic_email(address: str) -> bool:
     return bool(at) and domain.lower().rstrip(".") == SYNTHETIC_EMAIL_DOMAIN
 
 
+@functools.lru_cache(maxsize=1024)
 def make_caller(seed: int, locale: str = "en_US") -> Caller:
-    """The deterministic synthetic caller for ``(seed, locale)``."""
+    """The deterministic synthetic caller for ``(seed, locale)`` (kept: a scheduled probe makes the same caller every run)."""
     if locale not in ALLOWED_LOCALES:
         raise ConfigError(
             f"caller locale {locale!r} is not supported; use one of {', '.join(ALLOWED_LOCALES)}"

@@ -133,6 +133,9 @@ class TimingGate:
                 cond.notify_all()
 
     async def _take(self, cond: asyncio.Condition, owner: object) -> None:
+        if self._depth == 0 and self._shared == 0:  # free: no task and timer for a wait that would end at once
+            self._owner, self._depth = owner, 1
+            return
         self._waiting += 1
         try:
             try:

@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -105,8 +105,12 @@ class Exporter:
 
     # -- one probe --------------------------------------------------------------------
 
-    async def run(self, module: Module, target: Target, timeout: float) -> _Answer:
-        """The probe's answer by ``timeout``; the probe itself may go on (cleanup) after it."""
+    async def run(self, module: Module, target: Target, timeout: float, *, debug: bool = False) -> _Answer:
+        """The probe's answer by ``timeout``; the probe itself may go on (cleanup) after it.
+
+        The debug text (timeline and all) is built for a failed probe, which the
+        history keeps, and for a ``debug`` request; a passed probe keeps a summary.
+        """
         if self._closing:
             raise _Busy("the exporter is shutting down")
         started = time.monotonic()
@@ -117,12 +121,13 @@ class Exporter:
             self.metrics.probes.labels(module.name, target.name, "busy").inc()
             raise _Busy(f"all {self.concurrency} probe slots stayed busy for the {timeout:g} s timeout") from None
         recorder = Recorder()
+        begun = time.monotonic()
         task = asyncio.create_task(self._probe(module, target, recorder))
         self._tasks.add(task)
         self.metrics.in_flight.set(len(self._tasks))
         done, _ = await asyncio.wait({task}, timeout=max(0.0, timeout - (time.monotonic() - started)))
         if task in done:
-            answer = self._finished(module, target, task, timeout, time.monotonic() - started)
+            answer = self._finished(module, target, task, timeout, time.monotonic() - begun, debug)
         else:
             answer = self._late(module, target, task, recorder, timeout)
         self.metrics.duration.labels(module.name, target.name).observe(time.monotonic() - started)
@@ -150,7 +155,7 @@ class Exporter:
         self.metrics.in_flight.set(len(self._tasks))
 
     def _finished(self, module: Module, target: Target, task: asyncio.Task[tuple[Verdict, TargetProfile]], timeout: float,
-                  seconds: float) -> _Answer:
+                  seconds: float, debug: bool) -> _Answer:
         self._forget(task)
         if task.cancelled() or task.exception() is not None:
             error = "cancelled" if task.cancelled() else f"{type(task.exception()).__name__}: {task.exception()}"
@@ -160,11 +165,11 @@ class Exporter:
             self.history.add(module.name, target.name, False, "harness_error", f"harness error: {error}")
             return _Answer(measures, f"harness error: {error}\n", timeout)
         verdict, profile = task.result()
-        measures = measure(verdict)
+        measures = replace(measure(verdict), duration_s=seconds)  # the whole probe: plan, calls, telemetry, cleanup, checks
         self._count(module, target, measures, verdict)
-        debug = self._debug(module, target, verdict, profile, measures, timeout)
-        self.history.add(module.name, target.name, measures.success, measures.reason, debug)
-        return _Answer(measures, debug, timeout)
+        text = self._debug(module, target, verdict, profile, measures, timeout, full=debug or not measures.success)
+        self.history.add(module.name, target.name, measures.success, measures.reason, text)
+        return _Answer(measures, text, timeout)
 
     def _late(self, module: Module, target: Target, task: asyncio.Task[tuple[Verdict, TargetProfile]], recorder: Recorder,
               timeout: float) -> _Answer:
@@ -205,11 +210,13 @@ class Exporter:
         self.metrics.left.inc(len(ev.cleanup_left))
 
     def _debug(self, module: Module, target: Target, verdict: Verdict, profile: TargetProfile | None, measures: Measures,
-               timeout: float) -> str:
+               timeout: float, *, full: bool = True) -> str:
         """blackbox's debug output: the probe's log (failure text, timeline), the metrics, the module."""
         red = Redactor.for_verdict(verdict, profile_secrets(profile) if profile is not None else [])
         contract = profile.contract if profile is not None else None
-        logs = red.text(format_failure(verdict)) + "\n" + timeline_to_text(build_timelines(verdict, red, contract))
+        logs = red.text(format_failure(verdict)) + "\n"
+        if full:
+            logs += timeline_to_text(build_timelines(verdict, red, contract))
         metrics = generate_latest(measures_registry(measures, timeout_s=timeout)).decode()
         where = profile.base_url if profile is not None else "embedded reference gateway"
         config = (f"module: {module.name}\nscenario: {module.scenario.name} ({module.scenario.source})\n"
@@ -274,7 +281,7 @@ async def _probe_endpoint(request: Request) -> Response:
     except ValueError:
         return _bad(f"Failed to parse timeout from Prometheus header: {_quoted(request.headers.get(TIMEOUT_HEADER, ''))}", 500)
     try:
-        answer = await exporter.run(module, target, timeout)
+        answer = await exporter.run(module, target, timeout, debug=params.get("debug") == "true")
     except _Busy as exc:
         return _bad(f"callprobe exporter: {exc}", 503)
     if params.get("debug") == "true":
