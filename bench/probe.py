@@ -137,7 +137,7 @@ def write_config(folder: Path, world: World) -> Path:
     (folder / "bare.yaml").write_text(yaml.safe_dump(bare))  # the single-request comparison: no telemetry, as blackbox
     safe = ["health", "happy-path-booking", "booking-args-only-de", "inbound-dynamic-variables", "out-of-order-events",
             "duplicate-delivery", "webhook-latency-percentile", "stack-webhook-p95"]
-    modules = {name: {"scenario": name} for name in safe}
+    modules: dict[str, dict[str, object]] = {name: {"scenario": name} for name in safe}
     # Two more that book nothing: two booking stories on one calendar at once may race for the same first slot.
     modules["inbound-dynamic-variables-2"] = {"scenario": "inbound-dynamic-variables", "seed": 2323}
     modules["out-of-order-events-2"] = {"scenario": "out-of-order-events", "seed": 3434}
@@ -201,13 +201,13 @@ async def _rate_step(exporter: str, modules: list[str], interval: float, seconds
         if answer.status_code != 200:
             failures.append(f"{module}: HTTP {answer.status_code}")
             return
-        seconds_, ok = probe_duration(answer.text)
+        _, ok = probe_duration(answer.text)
         durations.append(took)
         if not ok:
             failures.append(f"{module}: probe_success 0")
 
     async with httpx.AsyncClient(timeout=interval + 30) as client:
-        tasks = []
+        tasks: list[asyncio.Task[None]] = []
         offsets = {m: i * interval / len(modules) for i, m in enumerate(modules)}  # spread, as Prometheus spreads targets
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:

@@ -65,8 +65,9 @@ class Recorder:
             self.in_flight.pop((item.call_id, item.step_index, item.delivery), None)
             self.answered.append(item)
         else:
-            store = {"log": self.logs, "alert": self.alerts, "calcom": self.calcom, "span": self.spans, "error": self.errors,
-                     "cleanup": self.cleanup}.get(event.kind)
+            stores: dict[str, list[Any]] = {"log": self.logs, "alert": self.alerts, "calcom": self.calcom, "span": self.spans,
+                                            "error": self.errors, "cleanup": self.cleanup}
+            store = stores.get(event.kind)
             if store is not None:
                 store.append(item)
         if self.forward is not None:

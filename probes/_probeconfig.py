@@ -220,8 +220,8 @@ def build_config(data: ConfigFile, base: Path, source: str) -> ProbeConfig:
             raise ConfigError(f"{source}: modules.{name}: {exc}") from None
         modules[name] = Module(name, scenario, entry.timeout, entry.seed, entry.strict)
     targets = {EMBEDDED: Target(EMBEDDED, None)}
-    for name, entry in data.targets.items():
-        targets[name] = _target(name, entry, base)
+    for name, where in data.targets.items():
+        targets[name] = _target(name, where, base)
     return ProbeConfig(modules, targets, data.location, data.exporter, source)
 
 

@@ -161,7 +161,9 @@ class Stack:
         paths = {k: require_binary(v) for k, v in BINARIES.items()}
         self._dir = Path(tempfile.mkdtemp(prefix="callprobe-stack-"))
         try:
-            self._spawn("pushgateway", [paths["pushgateway"]])
+            # Debian's build persists to /var/lib/prometheus/pushgateway.data by default: a session must not
+            # inherit the last one's pushes (a stale failed probe would page), so memory only.
+            self._spawn("pushgateway", [paths["pushgateway"], "--persistence.file="])
             self._spawn("alertmanager", [paths["alertmanager"], *self._alertmanager_args()])
             self._write_prometheus_config(self._free_prometheus_port())
             self._spawn("prometheus", [paths["prometheus"], *self._prometheus_args()])

@@ -83,7 +83,7 @@ class Targets:
     def for_item(self) -> TargetProfile:
         """The profile a scenario that runs alone uses (stack mode attaches the stack's URLs)."""
         profile = self._profile_for_item()
-        return self._stack.attach(profile) if self._stack is not None else profile  # type: ignore[no-any-return]
+        return self._stack.attach(profile) if self._stack is not None else profile
 
     def _profile_for_item(self) -> TargetProfile:
         if self.profile is not None:

@@ -18,9 +18,21 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mocks._serve import RunningServer, serve_in_thread
+from probes._embedded import EmbeddedWorld
+from probes._profile import TargetProfile
 from probes._stack import free_port
 
-__all__ = ["closed_port", "garbage_metrics", "hanging", "html_502", "resetting"]
+__all__ = ["closed_port", "garbage_metrics", "hanging", "html_502", "long_lived_gateway", "resetting"]
+
+
+@contextmanager
+def long_lived_gateway(*, shared: bool = False) -> Iterator[TargetProfile]:
+    """One reference gateway for a whole test module, as a production gateway lives (alert cooldown 1 s)."""
+    world = EmbeddedWorld().start()
+    try:
+        yield world.gateway(alert_cooldown_s=1.0).model_copy(update={"shared": shared})
+    finally:
+        world.stop()
 
 
 def closed_port() -> int:

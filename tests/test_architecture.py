@@ -74,3 +74,16 @@ def test_probes_and_mocks_do_not_import_examples(path: Path) -> None:
 @pytest.mark.parametrize("path", _py("probes") + _py("mocks") + _py("tests") + _py("examples"), ids=str)
 def test_nothing_imports_scenarios_or_locustfiles(path: Path) -> None:
     assert not any(m.split(".")[0] in ("scenarios", "locustfiles") for m in _imports(path)), path
+
+
+PIPELINE = {"_plan", "_runner", "_probe", "_progress", "_deadline", "_cleanup", "_bookings", "_measures", "_safety", "_report",
+            "_pushgateway", "_evidence", "_timeline"}
+SCHEDULED_FRONTS = ("probes._run", "probes._exporter", "probes._probeconfig", "probes._cli", "probes.plugin")
+
+
+@pytest.mark.parametrize("path", [p for p in _py("probes") if p.parent.name in ("probes", "_observers", "_checks")
+                                  and (p.stem in PIPELINE or p.parent.name != "probes")], ids=str)
+def test_the_pipeline_imports_no_front(path: Path) -> None:
+    """Data flows one way: fronts subscribe to the pipeline's events (probes._progress); the pipeline never imports them."""
+    bad = {m for m in _imports(path) if any(m == f or m.startswith(f + ".") for f in SCHEDULED_FRONTS)}
+    assert not bad, f"{path} imports {sorted(bad)}"

@@ -202,14 +202,14 @@ def test_a_broken_target_is_probe_success_0_with_its_reason_and_the_exporter_kee
 def test_a_hanging_target_is_answered_within_the_timeout_and_the_probe_goes_on(good: TargetProfile) -> None:
     with stubs.hanging() as url:
         hang = good.model_copy(update={"name": "hang", "base_url": url, "metrics_url": None, "logs": LogSourceConfig(kind="none"),
-                                       "request_timeout_s": 3.0})
+                                       "request_timeout_s": 2.0})
         with serving(make_config({"hang": hang, "good": good})) as (client, exporter, _):
             started = time.monotonic()
-            answer = scrape(client, "health", "hang", timeout=2)  # 1.5 s after the offset
+            answer = scrape(client, "health", "hang", timeout=1.5)  # 1 s after the offset
             took = time.monotonic() - started
             m = metrics(answer.text)
             assert m[("probe_success", ())] == 0 and m[("probe_failure_info", (("reason", "target_timeout"),))] == 1
-            assert 1.4 < took < 2.5 and m[("probe_timeout_seconds", ())] == 1.5
+            assert 0.9 < took < 2.0 and m[("probe_timeout_seconds", ())] == 1.0
             assert metrics(scrape(client, "health", "good").text)[("probe_success", ())] == 1  # still serving meanwhile
             assert metrics(client.get("/metrics").text)[("callprobe_exporter_probes_in_flight", ())] == 1
             wait_for("the late probe to end", lambda: not exporter._tasks)
@@ -220,7 +220,7 @@ def test_a_hanging_target_is_answered_within_the_timeout_and_the_probe_goes_on(g
 def test_at_the_concurrency_limit_a_scrape_that_finds_no_slot_gets_503(good: TargetProfile) -> None:
     with stubs.hanging() as url:
         hang = good.model_copy(update={"name": "hang", "base_url": url, "metrics_url": None, "logs": LogSourceConfig(kind="none"),
-                                       "request_timeout_s": 4.0})
+                                       "request_timeout_s": 2.5})
         with serving(make_config({"hang": hang, "good": good}), concurrency=1) as (client, exporter, _):
             assert metrics(scrape(client, "health", "hang", timeout=1).text)[("probe_success", ())] == 0  # still holds the slot
             busy = scrape(client, "health", "good", timeout=1)

@@ -21,10 +21,10 @@ import httpx
 import pytest
 import yaml
 
-from probes._embedded import EmbeddedWorld
 from probes._probeconfig import catalogue
 from probes._profile import TargetProfile
 from probes._stack import free_port
+from tests import stubs
 from tests.test_exporter import _answers, wait_for
 
 pytestmark = pytest.mark.stack
@@ -43,11 +43,8 @@ def rss_mb(pid: int) -> float:
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[TargetProfile]:
-    world = EmbeddedWorld().start()
-    try:
-        yield world.gateway(alert_cooldown_s=1.0).model_copy(update={"shared": True})
-    finally:
-        world.stop()
+    with stubs.long_lived_gateway(shared=True) as profile:  # several probes at once: shared
+        yield profile
 
 
 def test_rss_is_flat_over_a_thousand_probes(gateway: TargetProfile, tmp_path: Path) -> None:

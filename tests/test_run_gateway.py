@@ -1,8 +1,8 @@
 """The README's separately started reference gateway, probed by ``callprobe run`` as a new user would.
 
-Every process is the real console script (``python -m probes._cli``) on a free
-loopback port: the Cal.com mock, the three sinks and the gateway, then
-``callprobe run`` twice against the same long-lived gateway (every run is a
+Every server is the real console script (``python -m probes._cli``) on a free
+loopback port: the Cal.com mock, the three sinks and the gateway; then
+``callprobe run`` (in this process, saving an interpreter start per run) twice against the same long-lived gateway (every run is a
 new call, so the second is not taken for a duplicate delivery) and once
 against the gateway restarted with a seeded defect (exit 1, naming the check).
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from probes._cli import main
 from probes._exitcodes import EXIT_FAILED, EXIT_OK
 from probes._stack import free_port, port_open
 from tests.test_exporter import wait_for
@@ -76,27 +77,29 @@ def profile(tmp_path: Path, ports: dict[str, int], port: int) -> Path:
     return path
 
 
-def run(target: Path) -> tuple[int, str]:
-    proc = callprobe("run", "scenarios/happy-path-booking.yaml", "--target", str(target))
-    out, err = proc.communicate(timeout=120)
-    assert "Traceback" not in err, err
-    return proc.returncode, out
+def run(target: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``callprobe run scenarios/happy-path-booking.yaml --target …``, in this process (the servers are the processes)."""
+    code = main(["run", "scenarios/happy-path-booking.yaml", "--target", str(target)])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err, captured.err
+    return code, captured.out
 
 
-def test_a_separately_started_gateway_passes_twice_and_a_defect_fails_naming_the_check(helpers: dict[str, int], tmp_path: Path) -> None:
+def test_a_separately_started_gateway_passes_twice_and_a_defect_fails_naming_the_check(helpers: dict[str, int], tmp_path: Path,
+                                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
     target = profile(tmp_path, helpers, port)
     clean = gateway(helpers, port)
     try:
         for _ in range(2):  # the same story twice against one long-lived gateway: two new calls
-            code, out = run(target)
+            code, out = run(target, capsys)
             assert code == EXIT_OK, out
             assert out.startswith("✓ happy-path-booking: 57 checks passed")
     finally:
         stop(clean)
     broken = gateway(helpers, port, "booking-not-logged")
     try:
-        code, out = run(target)
+        code, out = run(target, capsys)
     finally:
         stop(broken)
     assert code == EXIT_FAILED

@@ -7,20 +7,11 @@ import asyncio
 import concurrent.futures
 from typing import Any
 
+from .._argtypes import bounded_int
 from .._errors import ConfigError
-from .._probeconfig import load_config
+from .._probeconfig import EMBEDDED, load_config
 
 __all__ = ["add_commands"]
-
-
-def _concurrency(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 256:
-        raise argparse.ArgumentTypeError(f"{value} is outside 1-256")
-    return value
 
 
 def add_commands(sub: Any) -> None:
@@ -33,7 +24,7 @@ def add_commands(sub: Any) -> None:
                           help="targets and modules (default: every scenario in ./scenarios, the embedded target)")
     exporter.add_argument("--port", type=_port, default=9116)
     exporter.add_argument("--host", type=_host, default="127.0.0.1")
-    exporter.add_argument("--concurrency", type=_concurrency, default=None, metavar="N",
+    exporter.add_argument("--concurrency", type=bounded_int(1, 256), default=None, metavar="N",
                           help="probes running at once (default: the config's, else 4)")
     exporter.set_defaults(func=cmd_exporter)
 
@@ -49,8 +40,9 @@ def cmd_exporter(args: argparse.Namespace) -> int:
     exporter = Exporter(config, concurrency=args.concurrency)
     app = create_app(exporter)
     server = _start(app, args.host, args.port)
+    example = next((name for name in sorted(config.targets) if name != EMBEDDED), EMBEDDED)
     print(f"callprobe exporter on {server.url} ({len(config.modules)} modules, targets: {', '.join(sorted(config.targets))}; "
-          f"{exporter.concurrency} probes at once)\n  try {server.url}/probe?module={min(config.modules)}&target=embedded&debug=true",
+          f"{exporter.concurrency} probes at once)\n  try {server.url}/probe?module={min(config.modules)}&target={example}&debug=true",
           flush=True)
     try:
         _wait_for_signal()

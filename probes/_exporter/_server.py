@@ -26,9 +26,10 @@ import json
 import math
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -56,6 +57,7 @@ from ._own_metrics import OwnMetrics
 __all__ = ["Exporter", "create_app", "probe_timeout"]
 
 TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
+T = TypeVar("T")
 
 
 def probe_timeout(header: str | None, module_timeout: float | None, offset: float, default: float) -> float:
@@ -257,22 +259,27 @@ def _quoted(name: str) -> str:
     return json.dumps(name[:100], ensure_ascii=True)
 
 
+def _named(exporter: Exporter, params: Mapping[str, str], kind: str, find: Callable[[str], T | None]) -> T | PlainTextResponse:
+    """The module or target a request names, or blackbox's 400 (``Module parameter is missing``, ``Unknown module "x"``)."""
+    name = params.get(kind, "")
+    if not name:
+        return _bad(f"{kind.capitalize()} parameter is missing")
+    found = find(name)
+    if found is None:
+        exporter.metrics.unknown.labels(kind).inc()
+        return _bad(f"Unknown {kind} {_quoted(name)}")
+    return found
+
+
 async def _probe_endpoint(request: Request) -> Response:
     exporter: Exporter = request.app.state.exporter
     params = request.query_params
-    module_name, target_name = params.get("module", ""), params.get("target", "")
-    if not module_name:
-        return _bad("Module parameter is missing")
-    module = exporter.config.module(module_name)
-    if module is None:
-        exporter.metrics.unknown.labels("module").inc()
-        return _bad(f"Unknown module {_quoted(module_name)}")
-    if not target_name:
-        return _bad("Target parameter is missing")
-    target = exporter.config.target(target_name)
-    if target is None:
-        exporter.metrics.unknown.labels("target").inc()
-        return _bad(f"Unknown target {_quoted(target_name)}")
+    module = _named(exporter, params, "module", exporter.config.module)
+    if isinstance(module, Response):
+        return module
+    target = _named(exporter, params, "target", exporter.config.target)
+    if isinstance(target, Response):
+        return target
     if (why := refusal(module.scenario, target.profile)) is not None:
         exporter.metrics.unknown.labels("refused").inc()
         return _bad(why)

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import socket
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 from rich.console import Console
 
+from .._argtypes import bounded_int, duration
 from .._errors import ConfigError, ProbeError
 from .._exitcodes import EXIT_FAILED, EXIT_HARNESS, EXIT_OK, EXIT_USAGE
 from .._measures import measure
@@ -39,29 +39,7 @@ from ._janitor import sweep_target
 from ._junit import write_junit
 from ._session import Outcome, RunSettings, run_scenarios
 
-__all__ = ["add_commands", "duration"]
-
-_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d)?$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def duration(text: str) -> float:
-    """A duration for argparse: ``90``, ``90s``, ``15m``, ``2h``, ``1d`` (seconds)."""
-    m = _DURATION.match(text.strip())
-    if m is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 90s, 15m or 2h")
-    return float(m["n"]) * _UNITS[m["unit"]]
-
-
-def _retries(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0-10")
-    return value
-
+__all__ = ["add_commands"]
 
 def add_commands(sub: Any) -> None:
     run = sub.add_parser("run", help="run scenarios against a target once, without pytest (cron, CronJob, CI schedule)",
@@ -73,7 +51,7 @@ def add_commands(sub: Any) -> None:
     run.add_argument("--config", default=None, metavar="FILE", help="the probe config: named targets and modules (README)")
     run.add_argument("--json", default=None, metavar="FILE", help="write the verdicts as JSON (schema_version 1)")
     run.add_argument("--junitxml", default=None, metavar="FILE", help="write the run as JUnit XML")
-    run.add_argument("--retries", type=_retries, default=0, metavar="N", help="retry a failed scenario up to N times")
+    run.add_argument("--retries", type=bounded_int(0, 10), default=0, metavar="N", help="retry a failed scenario up to N times")
     run.add_argument("--timeout", type=duration, default=None, metavar="DURATION", help="deadline of each attempt (e.g. 30s)")
     run.add_argument("--live", action="store_true", help="show each call as it happens (requests, answers, telemetry, SLA clock)")
     run.add_argument("--push", default=None, metavar="URL", help="push each probe's metrics to this Pushgateway")

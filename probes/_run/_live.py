@@ -160,7 +160,7 @@ class LiveView:
         table.add_column("what", overflow="fold")
         for line in self.lines[-self.max_lines:]:
             style = "bold red" if line.bad else _STYLES.get(line.kind, "white")
-            table.add_row(self._t(line.at), Text(line.kind, style=style), Text(line.text, style=None if line.kind != "phase" else "dim"))
+            table.add_row(self._t(line.at), Text(line.kind, style=style), Text(line.text, style="dim" if line.kind == "phase" else ""))
         return table
 
     def _t(self, at: float) -> str:

@@ -79,13 +79,13 @@ class Outcome:
 class _Stop:
     """The signal that stopped the run, if any."""
 
-    signal: str | None = None
+    by: str | None = None  # the signal's name
     task: asyncio.Task[object] | None = field(default=None, repr=False)
     recorder: Recorder | None = field(default=None, repr=False)  # the running probe's, frozen when the signal comes
 
     def __call__(self, sig: signal.Signals) -> None:
-        if self.signal is None and self.task is not None:
-            self.signal = sig.name
+        if self.by is None and self.task is not None:
+            self.by = sig.name
             if self.recorder is not None:
                 self.recorder.freeze()
             self.task.cancel()
@@ -112,10 +112,10 @@ async def _attempt(config: ProbeConfig, target: Target, module: Module, settings
             assert timeout is not None
             verdict = _stopped(recorder, module, timeout, started, f"--timeout {timeout:g} s passed", profile)
         except asyncio.CancelledError:
-            if stop.signal is None:
+            if stop.by is None:
                 raise
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            verdict = _stopped(recorder, module, round(time.time() - started, 1), started, f"interrupted by {stop.signal}", profile)
+            verdict = _stopped(recorder, module, round(time.time() - started, 1), started, f"interrupted by {stop.by}", profile)
     return (verdict.strict() if settings.strict or module.strict else verdict), profile
 
 
@@ -154,9 +154,9 @@ async def _scenario(config: ProbeConfig, target: Target, module: Module, setting
         attempts = attempt + 1
         verdict, profile = await _attempt(config, target, module, settings, stop)
         first = first or verdict
-        if stop.signal is not None:
+        if stop.by is not None:
             outcome = Outcome(module, verdict, None, attempts, time.perf_counter() - started, profile=profile)
-            outcome.error = f"interrupted by {stop.signal}"
+            outcome.error = f"interrupted by {stop.by}"
             return outcome
         if verdict.passed:
             break
@@ -180,16 +180,16 @@ def run_scenarios(config: ProbeConfig, target: Target, modules: list[Module], se
                 outcome = await _scenario(config, target, module, settings, announce, stop)
                 outcomes.append(outcome)
                 done(outcome)
-                if stop.signal is not None:
+                if stop.by is not None:
                     break
         except asyncio.CancelledError:
-            if stop.signal is None:
+            if stop.by is None:
                 raise
             asyncio.current_task().uncancel()  # type: ignore[union-attr]  # stopped between probes
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-        return outcomes, stop.signal
+        return outcomes, stop.by
 
     try:
         return asyncio.run(main())
