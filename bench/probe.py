@@ -204,7 +204,9 @@ async def _rate_step(exporter: str, modules: list[str], interval: float, seconds
         _, ok = probe_duration(answer.text)
         durations.append(took)
         if not ok:
-            failures.append(f"{module}: probe_success 0")
+            reason = next((s.labels["reason"] for f in text_string_to_metric_families(answer.text) for s in f.samples
+                           if s.name == "probe_failure_info"), "?")
+            failures.append(f"{module}: probe_success 0 ({reason})")
 
     async with httpx.AsyncClient(timeout=interval + 30) as client:
         tasks: list[asyncio.Task[None]] = []

@@ -37,7 +37,8 @@ class Recorder:
     plan: Plan | None = None
     phase: str = "plan"
     reading: str | None = None  # the evidence source being read right now
-    frozen: bool = False  # the deadline came: what was pending then stays, whatever unwinding the probe reports
+    reading_since: float = 0.0
+    frozen_at: float | None = None  # the deadline came: what was pending then stays, whatever unwinding the probe reports
     answered: list[Exchange] = field(default_factory=list)
     in_flight: dict[tuple[str, int, int], Exchange] = field(default_factory=dict)
     logs: list[LogLine] = field(default_factory=list)
@@ -51,15 +52,15 @@ class Recorder:
         item: Any = event.item
         if event.kind == "plan":
             self.plan = item
-        elif event.kind in ("phase", "read", "request") and self.frozen:
+        elif event.kind in ("phase", "read", "request") and self.frozen_at is not None:
             pass
         elif event.kind == "phase":
             self.phase = item
         elif event.kind == "read":
-            self.reading = item
+            self.reading, self.reading_since = item, event.at
         elif event.kind == "request":
             self.in_flight[(item.call_id, item.step_index, item.delivery)] = item
-        elif event.kind == "response" and self.frozen:
+        elif event.kind == "response" and self.frozen_at is not None:
             self.answered.append(item)
         elif event.kind == "response":
             self.in_flight.pop((item.call_id, item.step_index, item.delivery), None)
@@ -75,19 +76,23 @@ class Recorder:
 
     def freeze(self) -> None:
         """Keep what was pending now (the deadline): the cancellation that follows must not clear it."""
-        self.frozen = True
+        self.frozen_at = time.time()
 
-    def deadline_reason(self, target_hosts: tuple[str, ...] = ()) -> str:
-        """Why a probe stopped at its deadline was not done, as a :data:`probes._measures.REASONS` word.
+    def deadline_reason(self, seconds: float, target_hosts: tuple[str, ...] = ()) -> str:
+        """Why a probe stopped at its ``seconds`` deadline was not done, as a :data:`probes._measures.REASONS` word.
 
-        A request still unanswered: the target hangs. An evidence source being
-        read: that source hangs, or the target does when the source is on its
-        host (``target_hosts``, e.g. its own metrics endpoint). Else the probe
-        was simply slower than the deadline.
+        A request unanswered for a while (half the deadline, at most a second):
+        the target hangs. An evidence source that long in being read: that
+        source hangs, or the target does when the source is on its host
+        (``target_hosts``, e.g. its own metrics endpoint). Else the probe was
+        simply slower than its deadline (a request or read just begun is busy,
+        not hanging).
         """
-        if self.in_flight:
+        now = self.frozen_at or time.time()
+        stuck_after = min(1.0, seconds / 2)
+        if any(now - x.sent_at >= stuck_after for x in self.in_flight.values()):
             return "target_timeout"
-        if self.reading is not None:
+        if self.reading is not None and now - self.reading_since >= stuck_after:
             return "target_timeout" if self.reading in target_hosts else f"{self.reading}_unreadable"
         return "probe_timeout"
 
@@ -112,13 +117,13 @@ def deadline_verdict(recorder: Recorder, scenario_name: str, seconds: float, sta
     """
     if recorder.plan is None:
         return None
-    hung = [replace(x, error=f"no answer within the probe's deadline of {seconds:g} s (timeout)") for x in recorder.in_flight.values()]
+    hung = [replace(x, error=f"no answer before the probe's deadline of {seconds:g} s") for x in recorder.in_flight.values()]
     ev = Evidence(plan=recorder.plan, exchanges=sorted([*recorder.answered, *hung], key=lambda x: x.sent_at), logs=list(recorder.logs),
                   alerts=list(recorder.alerts), calcom=list(recorder.calcom), spans=list(recorder.spans),
                   error_events=list(recorder.errors), cleanup=list(recorder.cleanup), started_at=started_at,
                   finished_at=time.time(), notes=[why])
     waiting = f"; {len(hung)} request(s) still unanswered" if hung else f"; it was in its {recorder.phase} phase"
-    reason = recorder.deadline_reason(target_hosts(profile))
+    reason = recorder.deadline_reason(seconds, target_hosts(profile))
     if recorder.reading is not None and not hung:
         waiting = f"; it was still reading {recorder.reading} ({reason})"
     result = CheckResult(DEADLINE_CHECK, False, f"the probe did not finish within {seconds:g} s{waiting}",

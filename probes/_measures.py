@@ -123,6 +123,10 @@ def failure_reason(verdict: Verdict) -> str | None:
     """Why ``verdict`` failed, as one of :data:`REASONS` (None when it passed)."""
     if verdict.passed:
         return None
+    first = verdict.failures[0]
+    if first.check == DEADLINE_CHECK:  # stopped at its deadline: what it waited for was judged then
+        said = first.evidence.get("reason") if isinstance(first.evidence, dict) else None
+        return said if said in REASONS else "probe_timeout"
     ev = verdict.evidence
     if (transport := _transport(ev.exchanges)) is not None:  # a hanging target at the deadline: target_timeout
         return transport
@@ -132,10 +136,6 @@ def failure_reason(verdict: Verdict) -> str | None:
     unreadable = [s for s in SOURCE_NAMES if s in ev.source_errors]
     if unreadable:
         return f"{unreadable[0]}_unreadable"
-    first = verdict.failures[0]
-    if first.check == DEADLINE_CHECK:
-        said = first.evidence.get("reason") if isinstance(first.evidence, dict) else None
-        return said if said in REASONS else "probe_timeout"
     if not first.observed:
         return "not_observed"
     return _CATEGORY_REASONS.get(category_of(first.check) or "", "check_failed")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mocks._serve import RunningServer, serve_in_thread
-from probes._deadline import DEADLINE_CHECK
+from probes._deadline import DEADLINE_CHECK, Recorder
 from probes._errors import ConfigError, TargetError
 from probes._evidence import CheckResult, Evidence, Exchange, Verdict
 from probes._measures import REASONS, Measures, failure_reason, measure, measures_registry
 from probes._plan import build_plan
+from probes._progress import ProbeEvent
 from probes._pushgateway import PushKey, push_measures, textfile_path, write_textfile
 from probes._report import VERDICT_SCHEMA_VERSION, verdict_to_json
 from probes._scenario import StepExpectation, parse_scenario
@@ -147,3 +150,20 @@ def test_textfile_is_written_atomically_with_the_key_as_labels(tmp_path: Path) -
     assert "callprobe_probe_success{" in path.read_text() and "} 0.0" in path.read_text()
     with pytest.raises(ConfigError, match="is not a folder"):
         write_textfile(tmp_path / "missing", measure(verdict()), key)
+
+
+def test_at_a_deadline_a_read_or_request_just_begun_is_busy_and_one_pending_long_is_hanging() -> None:
+    now = time.time()
+    busy = Recorder()
+    busy(ProbeEvent("read", now - 0.01, "calcom"))
+    assert busy.deadline_reason(2.0) == "probe_timeout"
+    stuck = Recorder()
+    stuck(ProbeEvent("read", now - 1.5, "logs"))
+    assert stuck.deadline_reason(2.0) == "logs_unreadable"
+    assert stuck.deadline_reason(2.0, target_hosts=("logs",)) == "target_timeout"  # the target's own log stream
+    waiting = Recorder()
+    waiting(ProbeEvent("request", now, replace(exchange(), sent_at=now - 1.2)))
+    assert waiting.deadline_reason(2.0) == "target_timeout"
+    waiting.freeze()
+    waiting(ProbeEvent("read", time.time(), None))  # the cancellation unwinding: what was pending at the deadline stays
+    assert waiting.deadline_reason(2.0) == "target_timeout"

@@ -176,7 +176,7 @@ class Exporter:
     def _late(self, module: Module, target: Target, task: asyncio.Task[tuple[Verdict, TargetProfile]], recorder: Recorder,
               timeout: float) -> _Answer:
         """The deadline passed first: answer now, record the probe's own result when it ends."""
-        reason = recorder.deadline_reason(target_hosts(target.profile))
+        reason = recorder.deadline_reason(timeout, target_hosts(target.profile))
         measures = Measures.failed(reason, timeout)
         self.metrics.probes.labels(module.name, target.name, "timeout").inc()
         early = deadline_verdict(recorder, module.scenario.name, timeout, time.time() - timeout, "the scrape's deadline passed",
