@@ -132,7 +132,7 @@ def reference_world(procs: Processes) -> Iterator[World]:
 
 def write_config(folder: Path, world: World) -> Path:
     (folder / "gw.yaml").write_text(yaml.safe_dump(world.profile))
-    bare = {**world.profile, "metrics_url": "", "logs": {"kind": "none"}, "alert_sink_url": None, "calcom_mock_url": None,
+    bare = {**world.profile, "metrics_url": None, "logs": {"kind": "none"}, "alert_sink_url": None, "calcom_mock_url": None,
             "traces": {"kind": "none"}, "errors": {"kind": "none"}}
     (folder / "bare.yaml").write_text(yaml.safe_dump(bare))  # the single-request comparison: no telemetry, as blackbox
     safe = ["health", "happy-path-booking", "booking-args-only-de", "inbound-dynamic-variables", "out-of-order-events",
@@ -226,8 +226,9 @@ async def _rate_step(exporter: str, modules: list[str], interval: float, seconds
 
 
 def rates(exporter: str, pid: int, modules: list[str], intervals: list[float], seconds: float) -> None:
-    print(f"\n## Sustained frequency: {len(modules)} modules of the production-safe catalogue, each every T seconds, {seconds:g} s per step\n")
-    print("| T | probes/s | probes | failed | answered after T | scrape p95 | exporter CPU (one core) | exporter RSS |")
+    print(f"\n## Sustained frequency: {len(modules)} modules of the production-safe catalogue, each every T seconds, "
+          f"{seconds:g} s per step\n")
+    print("| T | probes a second | probes | failed | answered after T | scrape p95 | exporter CPU (one core) | exporter RSS |")
     print("|---|---|---|---|---|---|---|---|")
     best = None
     for interval in intervals:
@@ -242,7 +243,7 @@ def rates(exporter: str, pid: int, modules: list[str], intervals: list[float], s
         if not ok:
             break
     if best is not None:
-        print(f"\nhighest sustained: every {best:g} s per module ({len(modules) / best:.2f} probes/s)")
+        print(f"\nhighest sustained: every {best:g} s per module ({len(modules) / best:.2f} probes a second)")
 
 
 def main() -> None:

@@ -134,7 +134,7 @@ def decode_content(body: bytes, encoding: str, limit: int = MAX_BODY_BYTES) -> b
     if encoding in ("gzip", "x-gzip"):
         return _gunzip(body, limit)
     if encoding == "br":
-        import brotli  # type: ignore[import-not-found]  # only when a client sends br
+        import brotli  # type: ignore[import-not-found,import-untyped,unused-ignore]  # only when a client sends br; untyped when installed (the load extra brings it)
 
         inflated = bytes(brotli.decompress(body))
         if len(inflated) > limit:

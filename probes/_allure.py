@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ._categories import categories_json, category_of
 from ._evidence import CheckResult, Exchange, Verdict
 from ._redact import Redactor
-from ._report import _jsonable
+from ._report import jsonable
 from ._timeline import CallTimeline, timeline_to_html, timeline_to_json, timeline_to_text
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def _check_step(r: CheckResult, verdict: Verdict, red: Redactor) -> None:
 
 
 def _plain(value: Any) -> Any:
-    return _jsonable(value)
+    return jsonable(value)
 
 
 def write_allure(scenario: Scenario, verdict: Verdict, timelines: list[CallTimeline], red: Redactor) -> None:
@@ -183,7 +183,7 @@ def write_session_files(alluredir: str | Path, profile: TargetProfile | None, se
     """``environment.properties`` (target, versions, seed; never a secret) and ``categories.json``."""
     root = Path(alluredir)
     root.mkdir(parents=True, exist_ok=True)
-    red = Redactor()
+    red = Redactor(secrets=profile.secret_values() if profile is not None else ())
     env = {
         "target": profile.name if profile is not None else "embedded" + (f" (defects: {', '.join(sorted(defects))})" if defects else ""),
         "target.base_url": red.text(profile.base_url) if profile is not None else "embedded (loopback)",

@@ -5,7 +5,7 @@ rendering; this wrapper adds what the bare command lacks here: the
 categories and the single-file option (a config written from
 :mod:`probes._categories`, so the table lives in one place), and it strips the
 Google Tag Manager script the default "awesome" plugin hard-codes, so opening
-the report makes no external request (research/tools.md §0).
+the report makes no external request.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ imports nothing of callprobe except :mod:`probes._errors`.
 The exact Cal.com texts a gateway is expected to react to (slot taken, seats
 full, rate limited, …) are pinned as constants so checks can compare against
 them without copying strings around. Source for every text:
-``/work/shared/research/calcom.md`` §3.
+``docs/research/calcom.md`` §3.
 """
 
 from __future__ import annotations
@@ -167,3 +167,9 @@ class JournalEntry(BaseModel):
     fault: str | None = None
     correlation_id: str | None = None
     traceparent: str | None = None
+
+    def correlation(self, header: str) -> str | None:
+        """The correlation ID the request carried in ``header`` (a gateway's own correlation header)."""
+        name = header.lower()
+        value = next((v for k, v in self.headers.items() if k.lower() == name), None)
+        return value if value is not None else (self.correlation_id if name == "x-correlation-id" else None)

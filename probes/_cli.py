@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import ipaddress
 import json
 import math
 import os
-import re
 import signal
 import sys
 import threading
@@ -25,17 +23,24 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
 from ._errors import ProbeError
 from ._plan import build_plan
+from ._printable import printable
 from ._scenario import load_scenario
 
 if TYPE_CHECKING:
     from mocks._serve import RunningServer
 
-__all__ = ["main"]
+__all__ = ["main", "scenario_path", "start_server", "wait_for_signal"]
 
-from ._exitcodes import EXIT_USAGE
+from ._argtypes import listen_host as _host
+from ._argtypes import port as _port
+from ._exitcodes import EXIT_HARNESS, EXIT_USAGE
 # Fronts that live in subpackages add their subcommands here: each module has
 # ``add_commands(sub)``, and each command's ``func(args) -> int`` (a ProbeError is exit 2).
-COMMAND_MODULES: tuple[str, ...] = ("._run", "._exporter")
+COMMAND_MODULES: tuple[str, ...] = (
+    "._load._cli",
+    "._run",
+    "._exporter",
+)
 ENV_ALERT_WEBHOOK = "CALLPROBE_ALERT_WEBHOOK_URL"
 ENV_CALCOM_API_KEY = "CALCOM_API_KEY"
 ENV_SENTRY_DSN = "CALLPROBE_SENTRY_DSN"
@@ -43,11 +48,9 @@ ENV_SENTRY_DSN = "CALLPROBE_SENTRY_DSN"
 # a start outside these bounds cannot be planned (Python's dates end in 9999).
 START_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 START_LATEST = datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC)
-_HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?",
-                        re.ASCII)
 
 
-def _scenario_path(name: str) -> Path:
+def scenario_path(name: str) -> Path:
     """A path, or the name of a scenario in ./scenarios (``happy-path-booking``)."""
     p = Path(name)
     if p.exists() or p.suffix in (".yaml", ".yml"):
@@ -75,7 +78,7 @@ def _parse_start(text: str | None) -> int | None:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    scenario = load_scenario(_scenario_path(args.scenario))
+    scenario = load_scenario(scenario_path(args.scenario))
     start_ms = _parse_start(args.start)
     key = os.environ.get(ENV_RETELL_API_KEY)
     if not key:
@@ -88,7 +91,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
     for r in requests:
-        print(f"+{r['send_offset_s']:>8.3f}s  call {r['call']}  {r['method']} {r['path']}  [{r['step']}]  {len(r['body'])} bytes")
+        line = f"+{r['send_offset_s']:>8.3f}s  call {r['call']}  {r['method']} {r['path']}  [{r['step']}]  {len(r['body'])} bytes"
+        print(printable(line))
     return 0
 
 
@@ -117,7 +121,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_for_signal() -> None:
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM (the servers' foreground)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -125,7 +130,7 @@ def _wait_for_signal() -> None:
         pass
 
 
-def _start(app: Any, host: str, port: int = 0) -> RunningServer:
+def start_server(app: Any, host: str, port: int = 0) -> RunningServer:
     """``serve_in_thread``, with an address it cannot listen on as a ProbeError (one line, exit 2)."""
     from mocks._serve import serve_in_thread
 
@@ -136,10 +141,10 @@ def _start(app: Any, host: str, port: int = 0) -> RunningServer:
 
 
 def _serve_forever(app: Any, host: str, port: int, banner: Callable[[str], str]) -> int:
-    server = _start(app, host, port)
+    server = start_server(app, host, port)
     print(banner(server.url), file=sys.stderr, flush=True)
     try:
-        _wait_for_signal()
+        wait_for_signal()
     finally:
         mock = getattr(app.state, "mock", None)
         if mock is not None:
@@ -193,7 +198,7 @@ def _run_gateway(args: argparse.Namespace, extra: dict[str, RunningServer]) -> i
     from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
     def embed(name: str, app: Any) -> RunningServer:
-        extra[name] = _start(app, args.host)
+        extra[name] = start_server(app, args.host)
         return extra[name]
 
     self_contained = args.calcom_url is None
@@ -227,27 +232,6 @@ def _run_gateway(args: argparse.Namespace, extra: dict[str, RunningServer]) -> i
         return "\n".join(lines)
 
     return _serve_forever(create_app(config), args.host, args.port, banner)
-
-
-def _port(text: str) -> int:
-    """A TCP port for argparse: 0 (any free port) to 65535."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is outside 0-65535")
-    return port
-
-
-def _host(text: str) -> str:
-    """An address to listen on for argparse: an IP address or a host name (resolved when binding)."""
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        if not _HOST_NAME.fullmatch(text):
-            raise argparse.ArgumentTypeError(f"{text!r} is not an IP address or host name") from None
-    return text
 
 
 def _seconds(text: str) -> float:
@@ -325,14 +309,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ProbeError as exc:
-        print(f"callprobe: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_USAGE
     except BrokenPipeError:  # the reader went away (``callprobe rules | head``): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
-        print(f"callprobe: error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or 'network'})", file=sys.stderr)
+        _error(f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or 'network'})")
         return EXIT_USAGE
+    except Exception as exc:  # a callprobe bug: say where, never a frame's locals or a secret
+        from ._report import describe_exception
+
+        _error(f"internal error (please report it): {describe_exception(exc, _env_redactor())}")
+        return EXIT_HARNESS
+
+
+def _error(message: str) -> None:
+    """One ``callprobe: error: …`` paragraph on stderr: secrets from the environment masked, control characters escaped."""
+    print(f"callprobe: error: {printable(_env_redactor().text(message))}", file=sys.stderr)
+
+
+def _env_redactor() -> Any:
+    from ._redact import Redactor
+
+    names = (ENV_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_CALCOM_API_KEY, ENV_ALERT_WEBHOOK, ENV_SENTRY_DSN)
+    return Redactor(secrets=[os.environ.get(n, "") for n in names])
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ STATUS_CLASS = re.compile(r"^[1-5]xx$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # a NaN or infinite bound is never meant
 
 
 class LabelMap(_Model):
@@ -228,16 +228,16 @@ def _merge(base: Any, over: Any) -> Any:
 class Contract(_Model):
     """The contract as a target speaks it: the defaults, with whatever the profile overrides."""
 
-    correlation_header: str = Field(min_length=1)
-    metrics: dict[str, MetricMap]
-    logs: LogMap
-    results: ResultMap
-    statuses: StatusMap
-    alert_words: dict[str, str | None]
-    calcom: CalcomMap
-    sla: SlaMap
-    spans: SpanMap
-    error_tags: ErrorTagMap
+    correlation_header: str = Field(default=DEFAULTS["correlation_header"], min_length=1)
+    metrics: dict[str, MetricMap] = Field(default_factory=lambda: {k: MetricMap.model_validate(v) for k, v in DEFAULTS["metrics"].items()})
+    logs: LogMap = Field(default_factory=lambda: LogMap.model_validate(DEFAULTS["logs"]))
+    results: ResultMap = Field(default_factory=lambda: ResultMap.model_validate(DEFAULTS["results"]))
+    statuses: StatusMap = Field(default_factory=lambda: StatusMap.model_validate(DEFAULTS["statuses"]))
+    alert_words: dict[str, str | None] = Field(default_factory=lambda: dict(DEFAULTS["alert_words"]))
+    calcom: CalcomMap = Field(default_factory=lambda: CalcomMap.model_validate(DEFAULTS["calcom"]))
+    sla: SlaMap = Field(default_factory=lambda: SlaMap.model_validate(DEFAULTS["sla"]))
+    spans: SpanMap = Field(default_factory=lambda: SpanMap.model_validate(DEFAULTS["spans"]))
+    error_tags: ErrorTagMap = Field(default_factory=lambda: ErrorTagMap.model_validate(DEFAULTS["error_tags"]))
     synthetic_label: SyntheticLabel | None = None
 
     @model_validator(mode="before")

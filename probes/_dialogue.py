@@ -39,7 +39,7 @@ __all__ = [
 Speaker = Literal["A", "U"]
 Template = tuple[Speaker, str]
 AGENT_NAMES = {"en_US": "Ava", "de_DE": "Lena"}
-# Pace of speech (s): word, gap between words, gap between turns (as in retell.md §8).
+# Pace of speech (s): word, gap between words, gap between turns (as in docs/research/retell.md §8).
 _WORD_S, _WORD_GAP_S, _TURN_GAP_S = 0.28, 0.04, 0.9
 
 

@@ -28,6 +28,7 @@ from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
 from ._contract import Contract
 from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY
+from ._gate import OPEN, Gate
 from ._profile import ErrorSourceConfig, TargetProfile, TraceSourceConfig
 
 __all__ = ["EMBEDDED_SLA", "EmbeddedWorld", "Lane"]
@@ -115,7 +116,7 @@ class EmbeddedWorld:
             otlp_endpoint=self.otlp.url if self.otlp is not None else None,
             sentry_dsn=f"http://public@{self.sentry.host}:{self.sentry.port}/1" if self.sentry is not None else None,
             defects=frozenset(self.defects if defects is None else defects),
-            **({"alert_cooldown_s": alert_cooldown_s} if alert_cooldown_s is not None else {}),
+            alert_cooldown_s=GatewayConfig.alert_cooldown_s if alert_cooldown_s is None else alert_cooldown_s,
         )
         lane.gateways.append(serve_in_thread(create_gateway_app(config)))
         return self._profile(lane, lane.gateways[-1], config.defects)
@@ -133,7 +134,7 @@ class EmbeddedWorld:
             # alerts are posted within milliseconds: a second is a generous time-to-telemetry
             # SLA, and waiting much longer only slows failing runs (the probe waits one second
             # past the SLA, so late telemetry is told from missing telemetry).
-            contract=Contract(sla=EMBEDDED_SLA),
+            contract=Contract.model_validate({"sla": EMBEDDED_SLA}),
             telemetry_deadline_s=1.5,
             quiet_period_s=0.3,
             retell_api_key_env="CALLPROBE_EMBEDDED_UNUSED_KEY",
@@ -141,15 +142,18 @@ class EmbeddedWorld:
         )
 
     @asynccontextmanager
-    async def lease(self, defects: Collection[str] | None = None) -> AsyncIterator[TargetProfile]:
+    async def lease(self, defects: Collection[str] | None = None, *, gate: Gate = OPEN) -> AsyncIterator[TargetProfile]:
         """A fresh gateway on a lane no other running scenario uses; the lane is returned afterwards.
 
-        Servers start in a worker thread, so the probes' event loop never
-        blocks on them (a blocked loop would be charged to a timed probe).
+        Servers start and stop in a worker thread inside ``gate.shared()``: the
+        probes' event loop never blocks on them, and no timed probe is measured
+        while they do.
         """
-        lane = await asyncio.to_thread(self._take_lane)
+        async with gate.shared():
+            lane = await asyncio.to_thread(self._take_lane)
         try:
-            profile = await asyncio.to_thread(self._start_gateway, lane, defects, None)
+            async with gate.shared():
+                profile = await asyncio.to_thread(self._start_gateway, lane, defects, None)
             yield profile
         finally:
             for server in lane.gateways:

@@ -58,12 +58,13 @@ class UnmappedRole(ConfigError):
 
 
 class ScenarioError(ProbeError):
-    """A scenario file is malformed; the message names the file and the field."""
+    """A scenario file is malformed; the message names the file, the line (when known) and the field."""
 
-    def __init__(self, message: str, *, path: str | None = None, field: str | None = None) -> None:
+    def __init__(self, message: str, *, path: str | None = None, field: str | None = None, line: int | None = None) -> None:
         self.path = path
         self.field = field
-        prefix = f"{path}: " if path else ""
+        self.line = line
+        prefix = (f"{path}:{line}: " if line else f"{path}: ") if path else ""
         where = f"{field}: " if field else ""
         super().__init__(f"{prefix}{where}{message}")
 

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ._bounded import strict_json
 from ._calcom import JournalEntry
+from ._pii import excerpt, redact_phones
 from ._plan import Plan
 from ._scenario import StepExpectation
 from ._spans import ErrorEvent, Span
@@ -64,8 +66,9 @@ class Exchange:
 
     @property
     def response_json(self) -> Any:
+        """The answer as JSON (strictly: no NaN, at most 100 levels deep); None when it is not."""
         try:
-            return json.loads(self.response_body) if self.response_body else None
+            return strict_json(self.response_body) if self.response_body else None
         except ValueError:
             return None
 
@@ -127,6 +130,21 @@ class AlertPost:
     @property
     def text(self) -> str:
         return json.dumps(self.payload, ensure_ascii=False)
+
+    def headline(self, phones: tuple[str, ...] = ()) -> str:
+        """The first line of the alert's text (Slack ``text``, else the first block's text, else its JSON).
+
+        Caller phone numbers in it are masked: a reason must not spread what the alert leaked.
+        """
+        text = self.payload.get("text")
+        if not isinstance(text, str) or not text.strip():
+            blocks = self.payload.get("blocks")
+            first = blocks[0] if isinstance(blocks, list) and blocks else None
+            inner = first.get("text") if isinstance(first, dict) else None
+            text = inner.get("text") if isinstance(inner, dict) else inner
+        if not isinstance(text, str) or not text.strip():
+            text = self.text
+        return excerpt(redact_phones(text.strip().splitlines()[0], phones), 100)
 
 
 @dataclass(frozen=True)

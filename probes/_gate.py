@@ -7,8 +7,10 @@ latency bound measures the gateway *and* everything else the process is doing
 :class:`TimingGate` keeps that measurement honest: every request of a *timed*
 probe goes out alone. While one is in flight, every other probe waits at its
 next request, poll or plan (``shared``); the timed request first lets the
-requests and polls in flight finish (up to ``drain_s``: one still open after
-that is waiting on a scripted Cal.com hang, not using the CPU), and no
+CPU work in flight finish (starting or stopping a server, building a plan,
+judging a verdict), and the requests and polls in flight too, up to
+``drain_s`` (one still open after that is waiting on a scripted Cal.com hang,
+not using the CPU); and no
 automatic garbage collection runs during it (as ``timeit`` does). Between a
 timed probe's requests, and for probes without tight bounds, the process is
 shared freely.
@@ -71,7 +73,7 @@ def is_timed(scenario: Scenario) -> bool:
 class Gate(Protocol):
     """What a probe needs of a gate: shared windows, and exclusive ones for timed sends."""
 
-    def shared(self) -> AbstractAsyncContextManager[None]: ...
+    def shared(self, io: bool = False) -> AbstractAsyncContextManager[None]: ...
 
     def exclusive(self, owner: object = None) -> AbstractAsyncContextManager[None]: ...
 
@@ -82,15 +84,18 @@ class TimingGate:
     """A writer-preferring read/write lock: timed requests are exclusive, everything else is shared.
 
     Used from one event loop (the probes' loop). ``exclusive`` keeps new
-    shared holders out and waits for those in flight, but only up to
-    ``drain_s``: a request still open after that is waiting on the network (a
-    scripted Cal.com hang), not competing for the CPU. Exclusive windows of one
-    ``owner`` (the requests of one timed probe) may overlap each other.
+    shared holders out and waits for those in flight: for CPU work
+    (``shared()``: starting a server, building a plan, judging a verdict)
+    until it is done, for requests and polls (``shared(io=True)``) up to
+    ``drain_s`` (one still open after that is waiting on the network, a
+    scripted Cal.com hang, not competing for the CPU). Exclusive windows of
+    one ``owner`` (the requests of one timed probe) may overlap each other.
     """
 
     def __init__(self, drain_s: float = 0.1) -> None:
         self.drain_s = drain_s
-        self._shared = 0
+        self._working = 0  # shared windows doing CPU work
+        self._waiting_io = 0  # shared windows waiting on the network
         self._owner: object = None
         self._depth = 0
         self._waiting = 0
@@ -102,17 +107,24 @@ class TimingGate:
         return self._cond
 
     @asynccontextmanager
-    async def shared(self) -> AsyncIterator[None]:
+    async def shared(self, io: bool = False) -> AsyncIterator[None]:
+        """A window any number of probes may hold; ``io=True`` for one that mostly waits on the network."""
         cond = self._condition()
         async with cond:
             await cond.wait_for(lambda: self._depth == 0 and self._waiting == 0)
-            self._shared += 1
+            self._count(io, +1)
         try:
             yield
         finally:
             async with cond:
-                self._shared -= 1
+                self._count(io, -1)
                 cond.notify_all()
+
+    def _count(self, io: bool, step: int) -> None:
+        if io:
+            self._waiting_io += step
+        else:
+            self._working += step
 
     @asynccontextmanager
     async def exclusive(self, owner: object = None) -> AsyncIterator[None]:
@@ -133,29 +145,33 @@ class TimingGate:
                 cond.notify_all()
 
     async def _take(self, cond: asyncio.Condition, owner: object) -> None:
-        if self._depth == 0 and self._shared == 0:  # free: no task and timer for a wait that would end at once
+        """Wait for the CPU work in flight, and for the requests in flight up to ``drain_s``."""
+        if self._idle() and self._waiting_io == 0:  # free: no task and timer for a wait that would end at once
             self._owner, self._depth = owner, 1
             return
         self._waiting += 1
         try:
             try:
-                await asyncio.wait_for(cond.wait_for(lambda: self._depth == 0 and self._shared == 0), self.drain_s)
+                await asyncio.wait_for(cond.wait_for(lambda: self._idle() and self._waiting_io == 0), self.drain_s)
             except TimeoutError:
-                await cond.wait_for(lambda: self._depth == 0)
+                await cond.wait_for(self._idle)
         finally:
             self._waiting -= 1
         self._owner, self._depth = owner, 1
 
+    def _idle(self) -> bool:
+        return self._depth == 0 and self._working == 0
+
     def hold(self, timed: bool, owner: object = None) -> AbstractAsyncContextManager[None]:
-        """``exclusive(owner)`` for a timed window, else ``shared()``."""
-        return self.exclusive(owner) if timed else self.shared()
+        """For one request: ``exclusive(owner)`` when timed, else a shared window that waits on the network."""
+        return self.exclusive(owner) if timed else self.shared(io=True)
 
 
 class _Open:
     """The gate of a probe that runs alone: nothing to wait for."""
 
     @asynccontextmanager
-    async def shared(self) -> AsyncIterator[None]:
+    async def shared(self, io: bool = False) -> AsyncIterator[None]:
         yield
 
     @asynccontextmanager
@@ -164,7 +180,7 @@ class _Open:
             yield
 
     def hold(self, timed: bool, owner: object = None) -> AbstractAsyncContextManager[None]:
-        return self.exclusive(owner) if timed else self.shared()
+        return self.exclusive(owner) if timed else self.shared(io=True)
 
 
 OPEN: Gate = _Open()

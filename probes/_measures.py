@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Gauge
 
 from ._categories import category_of
-from ._checks._sources import SOURCE_NAMES
 from ._deadline import DEADLINE_CHECK
 from ._evidence import Evidence, Exchange, Verdict
 
@@ -41,14 +40,16 @@ _CATEGORY_REASONS = {
     "Wrong answer to the caller": "wrong_answer",
 }
 _TRANSPORT = (  # (reason, pattern on the runner's error text), first match wins
-    ("target_timeout", re.compile(r"timeout|timed out", re.IGNORECASE)),
+    ("target_timeout", re.compile(r"timeout|timed out|no (complete )?answer within", re.IGNORECASE)),
     ("tls_error", re.compile(r"ssl|tls|certificate", re.IGNORECASE)),
     ("connection_reset", re.compile(r"reset|disconnected|RemoteProtocolError|ReadError|WriteError|broken ?pipe", re.IGNORECASE)),
     ("connect_failed", re.compile(r"ConnectError|connection attempts failed|refused|name or service", re.IGNORECASE)),
 )
+# The evidence sources a profile can name (telemetry-reachable's), in the order an unreadable one is reported.
+SOURCES = ("metrics", "logs", "alerts", "calcom", "traces", "errors", "prometheus")
 REASONS: tuple[str, ...] = (
     "probe_timeout", "target_timeout", "tls_error", "connection_reset", "connect_failed", "target_http_5xx",
-    *(f"{source}_unreadable" for source in SOURCE_NAMES), *_CATEGORY_REASONS.values(), "not_observed", "check_failed",
+    *(f"{source}_unreadable" for source in SOURCES), *_CATEGORY_REASONS.values(), "not_observed", "check_failed",
     "harness_error",
 )
 TELEMETRY_KINDS = ("logs", "metrics", "alerts")
@@ -133,7 +134,7 @@ def failure_reason(verdict: Verdict) -> str | None:
     failed_steps = {r.step for r in verdict.failures if r.check == "step-status"}
     if any(x.status is not None and x.status >= 500 and x.step in failed_steps for x in ev.exchanges):
         return "target_http_5xx"
-    unreadable = [s for s in SOURCE_NAMES if s in ev.source_errors]
+    unreadable = [s for s in SOURCES if s in ev.source_errors]
     if unreadable:
         return f"{unreadable[0]}_unreadable"
     if not first.observed:

@@ -167,7 +167,7 @@ def signature_header(body: str, mode: str, api_key: str, at_ms: int) -> str | No
 
 def _step_spec(step: Step) -> StepSpec:
     return StepSpec(
-        kind="function" if step.function is not None else (step.event or "call_started"),  # type: ignore[arg-type]
+        kind="function" if step.function is not None else (step.event or "call_started"),
         at_s=step.at,
         function=step.function,
         args=step.args,

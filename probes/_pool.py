@@ -32,6 +32,7 @@ class ProbePool:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.concurrency = concurrency
         self.gate = TimingGate()
+        self._closing = False
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="callprobe-probes", daemon=True)
@@ -53,27 +54,36 @@ class ProbePool:
 
         async def bounded() -> T:
             async with self._slots:
+                if self._closing:
+                    raise asyncio.CancelledError  # closed while it waited: never started
                 return await job(self.gate)
 
         return asyncio.run_coroutine_threadsafe(bounded(), self._loop)
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Cancel what has not finished, stop the loop and join its thread."""
+    def close(self, timeout: float = 60.0) -> None:
+        """Drop what has not started, let what runs finish (its cleanup included), stop the loop.
+
+        A probe cancelled halfway would skip cancelling what it booked; each
+        has its own deadlines, so waiting for the running ones is bounded.
+        Whatever still runs after ``timeout`` is cancelled.
+        """
         if not self._thread.is_alive():
             return
+        self._closing = True
 
-        async def cancel_all() -> None:
+        async def drain() -> None:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
+            _, late = await asyncio.wait(tasks, timeout=timeout) if tasks else (set(), set())
+            for task in late:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*late, return_exceptions=True)
 
         try:
-            asyncio.run_coroutine_threadsafe(cancel_all(), self._loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(drain(), self._loop).result(timeout + 10)
         except (concurrent.futures.TimeoutError, RuntimeError):
             pass
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout)
+        self._thread.join(10)
         if not self._thread.is_alive():
             self._loop.close()
 

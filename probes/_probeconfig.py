@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ._errors import ConfigError, ProbeError
 from ._profile import TargetProfile, load_profile
 from ._scenario import Scenario, load_scenario
+from ._yaml import YamlProblem, field_path, first_problem, load_yaml_file, plain_problem
 
 __all__ = ["EMBEDDED", "ExporterSettings", "Module", "ProbeConfig", "Target", "load_config"]
 
@@ -161,18 +161,22 @@ class ProbeConfig:
 
 
 def _read(path: Path) -> ConfigFile:
+    """The config file, read as every hand-written file is (probes._yaml: bounded, duplicate keys refused, lines kept)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = load_yaml_file(path)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: the config file is not valid YAML ({exc})") from None
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    except YamlProblem as exc:
+        raise ConfigError(f"{path}{f':{exc.line}' if exc.line else ''}: {exc}") from None
+    data = doc.data if doc.data is not None else {}
+    problem = plain_problem(data)
+    if problem is not None:
+        raise ConfigError(f"{path}:{doc.line_of(problem[0])}: {field_path(problem[0])}: {problem[1]}")
     try:
-        return ConfigFile.model_validate(data if data is not None else {})
+        return ConfigFile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: {loc}: {err['msg']}") from None
+        loc, message = first_problem(exc)
+        raise ConfigError(f"{path}:{doc.line_of(loc)}: {field_path(loc)}: {message}") from None
 
 
 def catalogue(dirs: list[Path]) -> dict[str, Scenario]:

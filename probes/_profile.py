@@ -1,6 +1,6 @@
 """Target profiles: where a gateway is and what its contract is called.
 
-The catalogue is written against the default contract (DESIGN.md names); a
+The catalogue is written in the contract's roles (docs/contract.md); a
 profile says where the gateway listens, where its metrics, logs, alerts and
 Cal.com mock can be read, and how the contract names differ. Secrets are never
 stored in the file: the profile names the environment variables that hold them.
@@ -9,20 +9,24 @@ stored in the file: the profile names the environment variables that hold them.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._contract import Contract
 from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
 from ._errors import ConfigError
 from ._plan import Paths
+from ._printable import clip
+from ._yaml import YamlProblem, field_path, first_problem, load_yaml_file, plain_problem
 
 __all__ = [
     "Contract",
     "ErrorSourceConfig",
+    "LoadPolicy",
     "LogSourceConfig",
     "Secrets",
     "TargetProfile",
@@ -32,8 +36,42 @@ __all__ = [
 ]
 
 
+MAX_WAIT_S = 600.0  # the longest a request timeout, telemetry deadline or quiet period may be
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+")  # a name, an IPv4 or an IPv6 address (httpx drops the brackets)
+_ENV_FIELDS = {"base_url": "CALLPROBE_TARGET_URL", "metrics_url": "CALLPROBE_METRICS_URL", "logs": "CALLPROBE_LOG_FILE",
+               "alert_sink_url": "CALLPROBE_ALERT_SINK_URL", "calcom_mock_url": "CALLPROBE_CALCOM_MOCK_URL"}
+
+
+def http_url(value: str | None) -> str | None:
+    """``value`` when it is an absolute http(s) URL with a host and a port in 1-65535; ValueError naming what is wrong.
+
+    httpx takes ``localhost:8080`` (scheme ``localhost``) and port 99999
+    without complaint and fails only when the first request is made.
+    """
+    if value is None:
+        return None
+    try:
+        url = httpx.URL(value)
+        port = url.port
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"{clip(repr(value), 80)} is not a URL ({exc})") from None
+    if url.scheme not in ("http", "https"):
+        raise ValueError(f"{clip(repr(value), 80)} is not an http:// or https:// URL")
+    if not url.host or not _HOST.fullmatch(url.host):
+        raise ValueError(f"{clip(repr(value), 80)} has no valid host")
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{clip(repr(value), 80)} has port {port}, outside 1-65535")
+    return value
+
+
+def _urls(*fields: str) -> Any:
+    """A field validator that checks ``fields`` with :func:`http_url`."""
+    return field_validator(*fields)(lambda cls, value: http_url(value))
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A NaN or infinite timeout is never meant: NaN turns every wait into no wait, infinity into a hang.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PathsConfig(_Model):
@@ -66,6 +104,8 @@ class LogSourceConfig(_Model):
     index: str | None = Field(default=None, description="index or pattern (kind=elasticsearch), e.g. gateway-logs-*")
     timestamp_field: str = Field(default="@timestamp", description="kind=elasticsearch: the date field to range and sort on")
 
+    _url = _urls("url")
+
     @model_validator(mode="after")
     def _complete(self) -> LogSourceConfig:
         needs = {"file": ("path",), "loki": ("url", "query"), "elasticsearch": ("url", "index")}.get(self.kind, ())
@@ -82,12 +122,23 @@ class TraceSourceConfig(_Model):
     url: str | None = Field(default=None, description="receiver base URL, Jaeger query (:16686) or Tempo (:3200)")
     service: str = Field(default="callprobe-reference-gateway", description="the gateway's service.name (jaeger/tempo search)")
 
+    _url = _urls("url")
+
 
 class ErrorSourceConfig(_Model):
     """Where error events are read: callprobe's Sentry envelope receiver."""
 
     kind: Literal["sentry_receiver", "none"] = "none"
     url: str | None = Field(default=None, description="the receiver's base URL (GET <url>/api/events)")
+
+    _url = _urls("url")
+
+
+class LoadPolicy(_Model):
+    """Whether callprobe may load this target: loopback always, any other host only when allowed here."""
+
+    allowed: bool = Field(default=False, description="a load run may target this (non-loopback) host")
+    max_rate: float | None = Field(default=None, gt=0, description="calls/s a load run may start at most (default: callprobe load's cap)")
 
 
 class TargetProfile(_Model):
@@ -118,9 +169,22 @@ class TargetProfile(_Model):
     cleanup: Literal["gateway", "calcom"] = Field(
         default="gateway", description="cancel what a probe booked through the gateway's cancel_appointment (falling back to "
                                        "the Cal.com API when it is configured) or through the Cal.com API alone")
+    load: LoadPolicy = Field(default_factory=LoadPolicy, description="load runs (callprobe load): allowed hosts and rate cap")
+
+    _url = _urls("base_url", "metrics_url", "alert_sink_url", "calcom_mock_url", "prometheus_url", "alertmanager_url",
+                 "alert_receiver_url", "calcom_api_url")
+
+    @field_validator("request_timeout_s", "telemetry_deadline_s", "quiet_period_s")
+    @classmethod
+    def _wait(cls, seconds: float) -> float:
+        if seconds > MAX_WAIT_S:
+            raise ValueError(f"{seconds:g} s is longer than the {MAX_WAIT_S:g} s a probe waits for anything")
+        return seconds
 
     @property
     def resolved_metrics_url(self) -> str | None:
+        if self.metrics_url is None and "metrics_url" in self.model_fields_set:
+            return None  # written as null: the target has no metrics endpoint to read
         return self.metrics_url if self.metrics_url is not None else f"{self.base_url.rstrip('/')}/api/metrics"
 
     @property
@@ -144,6 +208,13 @@ class TargetProfile(_Model):
             token = DEMO_METRICS_TOKEN
         return Secrets(retell_api_key=key, metrics_token=token, calcom_api_key=self.calcom_api_key())
 
+    def secret_values(self) -> list[str]:
+        """The resolved secret values (none when unset), for a redactor to mask wherever they appear."""
+        try:
+            return self.secrets().values()
+        except ConfigError:
+            return []
+
 
 class Secrets:
     """Keys resolved from the environment; ``repr`` never shows them."""
@@ -163,23 +234,25 @@ class Secrets:
 
 
 def load_profile(path: str | Path) -> TargetProfile:
-    """Read a profile YAML file; errors name the file and the field."""
+    """Read a profile YAML file; errors name the file, the line and the field."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        doc = load_yaml_file(p)
     except OSError as exc:
-        raise ConfigError(f"{p}: cannot read the target profile ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: the target profile is not valid YAML ({exc})") from None
+        raise ConfigError(f"{p}: cannot read the target profile ({exc.strerror or exc})") from None
+    except YamlProblem as exc:
+        raise ConfigError(f"{p}{f':{exc.line}' if exc.line else ''}: {exc}") from None
+    data = doc.data
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: a target profile is a mapping with at least base_url")
-    data.setdefault("name", p.stem)
+        raise ConfigError(f"{p}:1: a target profile is a mapping with at least base_url")
+    problem = plain_problem(data)
+    if problem is not None:
+        raise ConfigError(f"{p}:{doc.line_of(problem[0])}: {field_path(problem[0])}: {problem[1]}")
     try:
-        return TargetProfile.model_validate(data)
+        return TargetProfile.model_validate({"name": p.stem, **data})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        raise ConfigError(f"{p}: {loc}: {err['msg']}") from None
+        loc, message = first_problem(exc)
+        raise ConfigError(f"{p}:{doc.line_of(loc)}: {field_path(loc)}: {message}") from None
 
 
 def profile_from_env(environ: dict[str, str] | None = None) -> TargetProfile | None:
@@ -188,12 +261,17 @@ def profile_from_env(environ: dict[str, str] | None = None) -> TargetProfile | N
     url = env.get("CALLPROBE_TARGET_URL")
     if not url:
         return None
-    logs = LogSourceConfig(kind="file", path=env["CALLPROBE_LOG_FILE"]) if env.get("CALLPROBE_LOG_FILE") else LogSourceConfig()
-    return TargetProfile(
-        name="env",
-        base_url=url,
-        metrics_url=env.get("CALLPROBE_METRICS_URL"),
-        logs=logs,
-        alert_sink_url=env.get("CALLPROBE_ALERT_SINK_URL"),
-        calcom_mock_url=env.get("CALLPROBE_CALCOM_MOCK_URL"),
-    )
+    logs: dict[str, Any] = {"kind": "file", "path": env["CALLPROBE_LOG_FILE"]} if env.get("CALLPROBE_LOG_FILE") else {}
+    try:
+        metrics = {"metrics_url": env["CALLPROBE_METRICS_URL"]} if env.get("CALLPROBE_METRICS_URL") else {}  # unset: the default
+        return TargetProfile.model_validate({
+            "name": "env",
+            "base_url": url,
+            **metrics,
+            "logs": logs,
+            "alert_sink_url": env.get("CALLPROBE_ALERT_SINK_URL"),
+            "calcom_mock_url": env.get("CALLPROBE_CALCOM_MOCK_URL"),
+        })
+    except ValidationError as exc:
+        loc, message = first_problem(exc)
+        raise ConfigError(f"{_ENV_FIELDS.get(str(loc[0]) if loc else '', 'CALLPROBE_TARGET_URL')}: {message}") from None

@@ -3,33 +3,32 @@
 The failure text is what a pytest run or a cron mail shows first, so it leads
 with what was expected and what was seen for each failed check, names the call
 and step, and ends with the one string that finds the call in the gateway's
-logs: its correlation ID. Neither form ever contains a secret: signatures and
-bearer tokens are replaced by ``[redacted]``.
+logs: its correlation ID. Neither form ever contains a secret: both pass
+through a :class:`~probes._redact.Redactor` (give it the profile's secret
+values), and the failure text, meant for a terminal, shows a target's control
+characters as escapes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ._evidence import CheckResult, Evidence, Exchange, Verdict
 from ._measures import failure_reason
+from ._printable import clip, printable
+from ._redact import Redactor, redact_headers
 
-__all__ = ["REDACTED", "SECRET_HEADERS", "VERDICT_SCHEMA_VERSION", "format_failure", "redact_headers", "run_to_json", "verdict_to_json"]
+__all__ = ["VERDICT_SCHEMA_VERSION", "describe_exception", "format_failure", "jsonable", "run_to_json", "verdict_to_json"]
 
-REDACTED = "[redacted]"
 # The JSON verdict's schema. 1: + schema_version, reason, target, cleanup, attempts and first_attempt (callprobe run --retries).
 VERDICT_SCHEMA_VERSION = 1
-SECRET_HEADERS = frozenset(
-    {"x-retell-signature", "authorization", "proxy-authorization", "cookie", "set-cookie", "x-cal-secret-key", "x-api-key"}
-)
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """``headers`` with the value of every secret-bearing header replaced by ``[redacted]``."""
-    return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+_OUR_DIRS = tuple(str(Path(__file__).resolve().parent.parent / d) for d in ("probes", "mocks"))
+MAX_FRAMES = 12
 
 
 def _call_number(evidence: Evidence, call_id: str | None) -> int | None:
@@ -69,8 +68,16 @@ def _failure_lines(result: CheckResult, evidence: Evidence) -> list[str]:
     return lines
 
 
-def format_failure(verdict: Verdict) -> str:
-    """The failed checks of ``verdict`` as an assertion diff, ending with a log-search hint."""
+def format_failure(verdict: Verdict, redactor: Redactor | None = None) -> str:
+    """The failed checks of ``verdict`` as an assertion diff, ending with a log-search hint; redacted, printable.
+
+    ``redactor`` should know the profile's secret values (default: patterns and the calls' phone numbers only).
+    """
+    red = redactor or Redactor.for_verdict(verdict)
+    return printable(red.text(_failure_text(verdict)))
+
+
+def _failure_text(verdict: Verdict) -> str:
     failures = verdict.failures
     total = len(verdict.results)
     if not failures:
@@ -91,22 +98,49 @@ def format_failure(verdict: Verdict) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(value: Any) -> Any:
+def describe_exception(exc: BaseException, redactor: Redactor | None = None) -> str:
+    """An unexpected exception as a person may see it: type, message and callprobe's frames, never a frame's locals.
+
+    pytest's long traceback prints every frame's arguments and locals, and a
+    probe's frames hold the Retell API key and the metrics token; this shows
+    where it happened (file:line, function, the line of code) and what, through
+    ``redactor``, with control characters escaped.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    shown = [f for f in frames if f.filename.startswith(_OUR_DIRS)]
+    if frames and (not shown or shown[-1] is not frames[-1]):
+        shown.append(frames[-1])  # where it was raised, even outside callprobe
+    lines = [f"{type(exc).__name__}: {clip(str(exc), 500)}"]
+    for f in shown[-MAX_FRAMES:]:
+        code = f" — {clip(f.line.strip(), 120)}" if f.line else ""
+        lines.append(f"  {_short_path(f.filename)}:{f.lineno} in {f.name}{code}")
+    red = redactor or Redactor()
+    return printable(red.text("\n".join(lines)))
+
+
+def _short_path(filename: str) -> str:
+    for root in _OUR_DIRS:
+        if filename.startswith(root):
+            return str(Path(root).name / Path(filename).relative_to(root))
+    return filename
+
+
+def jsonable(value: Any) -> Any:
     """Plain JSON types for anything a check put in its evidence (dataclasses, sets, models, floats)."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        return [_jsonable(v) for v in items]
+        return [jsonable(v) for v in items]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     dump = getattr(value, "model_dump", None)
     if callable(dump):
-        return _jsonable(dump(mode="json"))
+        return jsonable(dump(mode="json"))
     return str(value)
 
 
@@ -143,18 +177,28 @@ def _result(r: CheckResult) -> dict[str, Any]:
         "call_id": r.call_id,
         "correlation_id": r.correlation_id,
         "step": r.step,
-        "evidence": _jsonable(r.evidence),
+        "evidence": jsonable(r.evidence),
     }
 
 
-def verdict_to_json(verdict: Verdict, *, target: str | None = None, first_attempt: Verdict | None = None,
-                    attempts: int = 1) -> dict[str, Any]:
-    """A JSON-ready dict of the verdict: results, exchanges (headers redacted), cleanup and evidence counts.
+def verdict_to_json(verdict: Verdict, redactor: Redactor | None = None, *, target: str | None = None,
+                    first_attempt: Verdict | None = None, attempts: int = 1) -> dict[str, Any]:
+    """A JSON-ready dict of the verdict: results, exchanges, cleanup and evidence counts, every string redacted.
 
     Every front writes this one form (``callprobe run --json``, the exporter's
-    history). With retries, ``attempts`` says how many ran and
-    ``first_attempt`` keeps the first one's verdict beside the final one.
+    history). ``redactor`` should know the profile's secret values (default:
+    patterns and the calls' phone numbers only). With retries, ``attempts``
+    says how many ran and ``first_attempt`` keeps the first one's verdict
+    beside the final one.
     """
+    red = redactor or Redactor.for_verdict(verdict)
+    doc = _verdict_dict(verdict, target, attempts)
+    if first_attempt is not None:
+        doc["first_attempt"] = _verdict_dict(first_attempt, target, 1)
+    return red.value(doc)  # type: ignore[no-any-return]
+
+
+def _verdict_dict(verdict: Verdict, target: str | None, attempts: int) -> dict[str, Any]:
     ev = verdict.evidence
     doc: dict[str, Any] = {
         "schema_version": VERDICT_SCHEMA_VERSION,
@@ -174,8 +218,6 @@ def verdict_to_json(verdict: Verdict, *, target: str | None = None, first_attemp
         "notes": list(ev.notes),
         "attempts": attempts,
     }
-    if first_attempt is not None:
-        doc["first_attempt"] = verdict_to_json(first_attempt, target=target)
     return doc
 
 

@@ -9,12 +9,12 @@ failure report appends.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._errors import ProbeError
 from ._evidence import Verdict
 from ._profile import TargetProfile
 from ._redact import Redactor
@@ -25,27 +25,27 @@ if TYPE_CHECKING:
 
     from ._scenario import Scenario
 
-__all__ = ["profile_secrets", "report_verdict"]
+__all__ = ["report_verdict", "timeline_file_name"]
 
 
-def profile_secrets(profile: TargetProfile) -> list[str]:
-    """The profile's resolved secret values, to be masked wherever they appear."""
-    try:
-        return profile.secrets().values()
-    except ProbeError:
-        return []
+def timeline_file_name(scenario: str) -> str:
+    """``<scenario>.timeline.json``; a name that needs changing to be a file name gets a hash, so two never share a file."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", scenario).strip(".") or "_"
+    if safe != scenario:
+        safe += "-" + hashlib.sha256(scenario.encode("utf-8")).hexdigest()[:8]
+    return f"{safe}.timeline.json"
 
 
 def report_verdict(config: pytest.Config, scenario: Scenario, verdict: Verdict, profile: TargetProfile) -> str:
     """Attach Allure content and write the timeline JSON; return the compact timeline text."""
-    red = Redactor.for_verdict(verdict, profile_secrets(profile))
+    red = Redactor.for_verdict(verdict, profile.secret_values())
     timelines = build_timelines(verdict, red, profile.contract)
     folder = config.getoption("callprobe_timeline_dir", None)
     if folder:
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", scenario.name)
-        (path / f"{name}.timeline.json").write_text(json.dumps(timeline_to_json(timelines), indent=2, default=str), encoding="utf-8")
+        text = json.dumps(timeline_to_json(timelines), indent=2, default=str)
+        (path / timeline_file_name(scenario.name)).write_text(text, encoding="utf-8")
     from ._allure import allure_active
 
     if allure_active(config):

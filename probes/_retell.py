@@ -5,7 +5,7 @@ same envelopes, the same call object at each stage of the call (``ongoing``
 with the transcript so far, ``ended`` with the final transcript, ``analyzed``
 with the analysis added), absent fields omitted rather than ``null``, and a
 transcript whose timings agree with when each request is sent. The rules come
-from ``research/retell.md`` (sections 1, 3-6, 8, 9); the call object validates
+from ``docs/research/retell.md`` (sections 1, 3-6, 8, 9); the call object validates
 against ``retell-sdk``'s ``PhoneCallResponse``.
 
 Rendering is pure: the same :class:`CallSpec` and steps give the same
@@ -14,7 +14,6 @@ payloads byte for byte. Ids come from ``random.Random(seed)``, never the clock.
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -51,7 +50,7 @@ StepKind = Literal[
 ]
 STEP_KINDS: frozenset[str] = frozenset(get_args(StepKind))
 OUTCOMES = frozenset({"slots", "no_slots", "booked", "slot_taken", "error", "cancelled", "hangup"})
-# SDK 6.2.13 PhoneCallResponse.disconnection_reason (retell.md §4).
+# SDK 6.2.13 PhoneCallResponse.disconnection_reason (docs/research/retell.md §4).
 DISCONNECTION_REASONS = frozenset({
     "user_hangup", "agent_hangup", "user_requested_dnc", "user_requested_callback", "call_transfer",
     "voicemail_reached", "ivr_reached", "inactivity", "max_duration_reached", "concurrency_limit_reached",
@@ -74,7 +73,7 @@ _BODYLESS = frozenset({"GET", "DELETE"})
 _TRANSFER_WITH_DESTINATION = frozenset({"transfer_started", "transfer_bridged", "transfer_cancelled"})
 _AGENT_NAMES = {"en_US": "Front Desk (bookings)", "de_DE": "Empfang (Terminbuchung)"}
 _CDN = "https://dxc03zgurdly9.cloudfront.net"
-# What Retell logs when a custom function answers non-2xx (retell.md §6.4, [obs]).
+# What Retell logs when a custom function answers non-2xx (docs/research/retell.md §6.4, [obs]).
 _AXIOS_ERROR = (
     'Axios Error: error code: ERR_BAD_RESPONSE\nresponse status: 500\nresponse data: {"error":"internal_error"}'
 )
@@ -99,7 +98,7 @@ class CallSpec:
     """Who calls, when, and what the call carries besides its steps.
 
     ``partial_call_cost`` sends a never-connected call's ``call_cost`` as
-    ``{"combined_cost": 0}`` only, as real traffic did (retell.md §8.11); the
+    ``{"combined_cost": 0}`` only, as real traffic did (docs/research/retell.md §8.11); the
     SDK model rejects that shape, so the default is the SDK-complete variant.
     ``identity`` makes the call_id the call's own (a new call each run, though
     the story is the seed's); ``day_index`` puts the caller's wished-for day on
@@ -427,6 +426,19 @@ def _reason(steps: Sequence[StepSpec], story: _Story | None) -> str:
 # ---------------------------------------------------------------- call objects
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars): what ``copy.deepcopy`` did here, at a fraction of its cost.
+
+    A load run renders every call's whole story again (and again for each
+    ``args_from``), so this copy was most of the generator's work per call.
+    """
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
 def _stats(values: Sequence[float]) -> dict[str, Any]:
     """Retell's latency summary (ms): percentiles by linear interpolation."""
     s = sorted(values)
@@ -445,8 +457,8 @@ def _transcript(entries: Sequence[_Entry], final: bool) -> dict[str, Any]:
     said = [e.item for e in entries if e.is_utterance]
     lines = [f"{'Agent' if u['role'] == 'agent' else 'User'}: {u['content']}" for u in said]
     text = "\n".join(lines) if final else "".join(line + "\n" for line in lines)
-    return {"transcript": text, "transcript_object": copy.deepcopy(said),
-            "transcript_with_tool_calls": [copy.deepcopy(e.item) for e in entries]}
+    return {"transcript": text, "transcript_object": _copy(said),
+            "transcript_with_tool_calls": [_copy(e.item) for e in entries]}
 
 
 @dataclass
@@ -499,7 +511,7 @@ class _Call:
         return call
 
     def ended(self) -> dict[str, Any]:
-        """call_ended's object: everything but call_analysis (retell.md §3.3, §8.9, §8.11)."""
+        """call_ended's object: everything but call_analysis (docs/research/retell.md §3.3, §8.9, §8.11)."""
         if self.status == "not_connected":
             return self.not_connected()
         end_ms = self.spec.start_ms + round(self.end_s * 1000)
@@ -520,7 +532,7 @@ class _Call:
         return call
 
     def not_connected(self) -> dict[str, Any]:
-        """A call that never connected: no start, no transcript beyond ``""`` (retell.md §8.11)."""
+        """A call that never connected: no start, no transcript beyond ``""`` (docs/research/retell.md §8.11)."""
         caller, inbound = self.spec.caller, self.spec.direction == "inbound"
         cost: dict[str, Any] = {"combined_cost": 0} if self.spec.partial_call_cost else {
             "product_costs": [], "total_duration_seconds": 0, "total_duration_unit_price": 0, "combined_cost": 0}
@@ -537,9 +549,10 @@ class _Call:
 def _call_cost(duration_s: float) -> dict[str, Any]:
     """Per-minute product costs in cents, shaped like §8.9."""
     products = [("elevenlabs_tts", 0.1166667), ("gpt-4.1", 0.0083333), ("voice_engine", 0.0)]
-    costs = [{"product": p, "unit_price": u, "cost": round(u * duration_s, 7)} for p, u in products]
+    amounts = [round(u * duration_s, 7) for _, u in products]
+    costs = [{"product": p, "unit_price": u, "cost": cost} for (p, u), cost in zip(products, amounts, strict=True)]
     return {"product_costs": costs, "total_duration_seconds": math.ceil(duration_s),
-            "total_duration_unit_price": 0.125, "combined_cost": round(sum(c["cost"] for c in costs), 7)}
+            "total_duration_unit_price": 0.125, "combined_cost": round(sum(amounts), 7)}
 
 
 def _transfer_number(caller: Caller) -> str:
@@ -585,9 +598,9 @@ def _function_payload(call: _Call, i: int, step: StepSpec) -> dict[str, Any]:
     if step.method.upper() in _BODYLESS:
         return {}
     if step.args_at_root:
-        return copy.deepcopy(args)
+        return dict(_copy(args))
     entries = call.story.entries[: call.story.invocation_index[i] + 1]
-    return {"name": step.function, "args": copy.deepcopy(args), "call": call.live(entries, with_latency=True)}
+    return {"name": step.function, "args": _copy(args), "call": call.live(entries, with_latency=True)}
 
 
 def _event_payload(call: _Call, step: StepSpec, ts: int, ended: dict[str, Any]) -> dict[str, Any]:
@@ -601,12 +614,12 @@ def _event_payload(call: _Call, step: StepSpec, ts: int, ended: dict[str, Any]) 
     if kind == "call_started":
         body = call.base("ongoing")
     elif kind == "call_ended":
-        body = copy.deepcopy(ended)
+        body = _copy(ended)
     elif kind == "call_analyzed":
         assert call.story.talk is not None
         analysis = dialogue.call_analysis(call.story.talk, call.story.final,
                                           in_voicemail=call.reason == "voicemail_reached")
-        body = copy.deepcopy(ended) | {"call_analysis": analysis}
+        body = _copy(ended) | {"call_analysis": analysis}
     else:
         body = call.live(_prefix(call.story.entries, step.at_s))
     payload: dict[str, Any] = {"event": kind, "call": body, "event_timestamp": ts}

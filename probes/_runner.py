@@ -2,9 +2,11 @@
 
 Each call of the plan runs as its own task, so concurrent calls really overlap.
 Within a call a request leaves at ``send_at × time_scale`` after the start
-(the replay pacing), duplicates of one step go one after the other as Retell's
-redeliveries do, and a step that takes arguments from an earlier answer waits
-for that answer. Requests are signed at the moment they are sent, exactly like
+(the replay pacing) but never before the call's previous request is done,
+as Retell's ordered deliveries arrive (duplicates of one step one after the
+other, like its redeliveries; a hung-up function request is done when the
+caller gives up on it), and a step that takes arguments from an earlier
+answer waits for that answer. Requests are signed at the moment they are sent, exactly like
 Retell, so a plan replays correctly whenever it runs.
 """
 
@@ -12,33 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
+from ._bounded import MAX_ANSWER_BYTES, Answer, AnswerDeadline, read_answer
 from ._contract import Contract, dig
 from ._errors import ScenarioError, UnmappedRole
 from ._evidence import Exchange
 from ._gate import OPEN, Gate
 from ._plan import Plan, PlannedCall, PlannedRequest, resolve_args_from, signature_header
 from ._progress import Listener, emit
+from ._redact import redact_headers
 from ._retell import StepSpec, render_call
 from ._signing import SIGNATURE_HEADER, now_ms
 from ._wire import dumps
 
-__all__ = ["CLEANUP_REASON", "REDACTED", "RunOptions", "booked_uids", "cancel_bookings", "cancel_confirmed", "redact_headers",
+__all__ = ["CLEANUP_REASON", "RunOptions", "booked_uid", "booked_uids", "cancel_bookings", "cancel_confirmed", "cancel_request",
            "run_plan", "transport_error"]
 
-REDACTED = "[redacted]"
 CLEANUP_REASON = "callprobe synthetic call cleanup"
-_SECRET_HEADERS = {SIGNATURE_HEADER.lower(), "authorization", "x-cal-secret-key", "cookie", "x-api-key"}
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers as they may appear in reports: signatures and credentials hidden."""
-    return {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
 
 
 @dataclass(frozen=True)
@@ -95,14 +92,16 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request, base: Exc
     async with opts.gate.hold(opts.timed, owner=base.call_id):
         started = time.perf_counter()
         try:
-            response = await asyncio.wait_for(client.send(request), timeout=limit)
+            answer = await asyncio.wait_for(_answer(client, request, opts), timeout=limit)
         except TimeoutError:
             return _finish(base, started, abandoned=True, error=f"caller hung up after {limit * 1000:.0f} ms" if limit else "timeout")
+        except AnswerDeadline as exc:
+            return _finish(base, started, error=str(exc))
         except httpx.TimeoutException:
             return _finish(base, started, error=f"no answer within {opts.timeout_s:g} s (timeout)")
         except httpx.HTTPError as exc:
             return _finish(base, started, error=transport_error(exc))
-        return _finish(base, started, response=response)
+        return _finish(base, started, answer=answer)
 
 
 def transport_error(exc: BaseException) -> str:
@@ -120,13 +119,18 @@ def transport_error(exc: BaseException) -> str:
     return text
 
 
-def _finish(base: Exchange, started: float, *, response: httpx.Response | None = None, error: str | None = None, abandoned: bool = False) -> Exchange:
+async def _answer(client: httpx.AsyncClient, request: httpx.Request, opts: RunOptions) -> Answer:
+    """The whole answer within the request timeout (an endless answer is cut off there), at most MAX_ANSWER_BYTES."""
+    return await read_answer(client, request, deadline_s=opts.timeout_s, max_bytes=MAX_ANSWER_BYTES)
+
+
+def _finish(base: Exchange, started: float, *, answer: Answer | None = None, error: str | None = None, abandoned: bool = False) -> Exchange:
     latency = (time.perf_counter() - started) * 1000
-    if response is None:
+    if answer is None:
         return replace(base, latency_ms=None if abandoned else latency, error=error, abandoned=abandoned)
-    return replace(
-        base, latency_ms=latency, status=response.status_code, response_headers=dict(response.headers), response_body=response.text
-    )
+    too_big = f"answered {answer.status} with more than {MAX_ANSWER_BYTES:,} bytes; callprobe read no further" if answer.cut else None
+    return replace(base, latency_ms=latency, status=answer.status, response_headers=dict(answer.headers), response_body=answer.text,
+                   error=too_big)
 
 
 async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, opts: RunOptions, t0: float,
@@ -134,22 +138,34 @@ async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, op
     state = _CallState(call=call)
     order = sorted(call.requests, key=lambda r: (r.send_at_s, r.step_index, r.delivery))
     tasks: dict[tuple[int, int], asyncio.Task[Exchange]] = {}
+    previous: asyncio.Task[Exchange] | None = None
     for req in order:
         delay = t0 + req.send_at_s * opts.time_scale - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)  # replay pacing: the call's own timeline, compressed
-        task = tasks[(req.step_index, req.delivery)] = asyncio.create_task(_deliver(client, plan, state, req, opts, tasks))
+        previous = asyncio.create_task(_after(previous, _deliver(client, plan, state, req, opts, tasks)))
+        tasks[(req.step_index, req.delivery)] = previous
         if record is not None:
-            task.add_done_callback(lambda t: _record(t, record))
+            previous.add_done_callback(lambda t: _record(t, record))
     return list(await asyncio.gather(*tasks.values()))
+
+
+async def _after(previous: asyncio.Task[Exchange] | None, deliver: Coroutine[Any, Any, Exchange]) -> Exchange:
+    """``deliver`` once the call's previous request is done (answered, abandoned or lost).
+
+    Retell's events of one call arrive in order: a replay compressed a
+    hundredfold must not let a busy harness (or a slow answer) put
+    ``call_ended`` on the wire before ``call_started`` was answered.
+    """
+    if previous is not None:
+        await asyncio.wait([previous])
+    return await deliver
 
 
 async def _deliver(
     client: httpx.AsyncClient, plan: Plan, state: _CallState, req: PlannedRequest, opts: RunOptions,
     tasks: Mapping[tuple[int, int], asyncio.Task[Exchange]],
 ) -> Exchange:
-    if req.delivery > 1:  # a redelivery follows the previous attempt, as Retell's do
-        await tasks[(req.step_index, req.delivery - 1)]
     step = req.step
     body = req.body
     if step.args_from:
@@ -200,24 +216,39 @@ async def run_plan(plan: Plan, client: httpx.AsyncClient, opts: RunOptions, reco
     return sorted((x for xs in per_call for x in xs), key=lambda x: x.sent_at)
 
 
-def booked_uids(exchanges: Sequence[Exchange], extra: Sequence[tuple[int, str]], contract: Contract) -> list[tuple[int, str]]:
-    """(call index, uid) of every booking an answer reports, in the target's words (results.booked/booking_uid).
-
-    ``extra`` adds pairs the answers do not show, such as a booking the
-    gateway completed after the caller hung up (seen in the Cal.com journal).
-    """
-    out = list(extra)
+def booked_uid(answer: Any, contract: Contract) -> str | None:
+    """The uid of the booking a function answer confirms, in the target's words (results.booked/booking_uid); None if none."""
     try:
         booked_path, uid_path = contract.result_field("booked"), contract.result_field("booking_uid")
     except UnmappedRole:
-        return list(dict.fromkeys(out))
+        return None
+    _, booked = dig(answer, booked_path)
+    _, uid = dig(answer, uid_path)
+    return str(uid) if booked is True and isinstance(uid, str | int) and str(uid) else None
+
+
+def booked_uids(exchanges: Sequence[Exchange], extra: Sequence[tuple[int, str]], contract: Contract) -> list[tuple[int, str]]:
+    """(call index, uid) of every booking an answer reports, plus ``extra`` (e.g. one the Cal.com journal shows)."""
+    out = list(extra)
     for x in exchanges:
-        answer = x.response_json
-        _, booked = dig(answer, booked_path)
-        _, uid = dig(answer, uid_path)
-        if x.kind == "function" and booked is True and isinstance(uid, str | int) and str(uid):
-            out.append((x.call_index, str(uid)))
+        uid = booked_uid(x.response_json, contract) if x.kind == "function" else None
+        if uid is not None:
+            out.append((x.call_index, uid))
     return list(dict.fromkeys(out))
+
+
+def cancel_request(plan: Plan, call: PlannedCall, uid: str, api_key: str) -> tuple[str, str, dict[str, str]]:
+    """(path, body, headers) of the ``cancel_appointment`` that undoes booking ``uid`` of ``call``, signed now.
+
+    The request is the call's own next function call (same call object), as
+    the voice agent would send it; every front that books cleans up with it.
+    """
+    at = max((s.at_s for s in call.steps), default=0.0) + 1.0
+    args = {"booking_uid": uid, "reason": CLEANUP_REASON}
+    step = StepSpec(kind="function", at_s=at, function="cancel_appointment", args=args)
+    body = dumps(render_call(call.spec, (*call.steps, step))[-1].payload)
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", api_key, now_ms()) or ""}
+    return plan.paths.function.replace("{name}", "cancel_appointment"), body, headers
 
 
 def cancel_confirmed(exchange: Exchange, contract: Contract) -> bool:
@@ -235,25 +266,21 @@ async def cancel_bookings(plan: Plan, bookings: Sequence[tuple[int, str]], clien
                           opts: RunOptions) -> list[Exchange]:
     """Leave nothing behind: cancel each (call index, uid) through the gateway's own ``cancel_appointment``.
 
-    One cleanup exchange per booking, in order, signed like any request of its call.
+    One cleanup exchange per booking, in order (:func:`booked_uids` finds them; :mod:`probes._cleanup` decides).
     """
     done: list[Exchange] = []
     for call_index, uid in bookings:
         call = plan.calls[call_index]
-        at = max((s.at_s for s in call.steps), default=0.0) + 1.0
-        extra = StepSpec(kind="function", at_s=at, function="cancel_appointment", args={"booking_uid": uid, "reason": CLEANUP_REASON})
-        payload = render_call(call.spec, (*call.steps, extra))[-1].payload
-        body = dumps(payload)
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", opts.api_key, now_ms()) or ""}
-        url = opts.base_url.rstrip("/") + plan.paths.function.replace("{name}", "cancel_appointment")
+        path, body, headers = cancel_request(plan, call, uid, opts.api_key)
+        url = opts.base_url.rstrip("/") + path
         try:
-            response = await client.post(url, content=body.encode(), headers=headers)
-            status, text = response.status_code, response.text
-        except httpx.HTTPError as exc:
-            status, text = None, f"{type(exc).__name__}"
+            answer = await _answer(client, client.build_request("POST", url, content=body.encode(), headers=headers), opts)
+            status, text = answer.status, answer.text
+        except (httpx.HTTPError, AnswerDeadline) as exc:
+            status, text = None, str(exc) if isinstance(exc, AnswerDeadline) else f"{type(exc).__name__}"
         exchange = Exchange(
             call_index=call_index, call_id=call.call_id, step_index=-1, step="cleanup: cancel_appointment", delivery=1,
-            kind="cleanup", method="POST", path=plan.paths.function.replace("{name}", "cancel_appointment"),
+            kind="cleanup", method="POST", path=path,
             request_headers=redact_headers(headers), request_body=body, sent_at=time.time(),
             expect=call.requests[0].step.expect.model_copy(update={"status": None, "body": None}),
             status=status, response_body=text if status is not None else "", error=None if status else text,

@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._calcom import CalcomScript
 from ._errors import ScenarioError
+from ._yaml import YamlDocument, YamlProblem, field_path, first_problem, load_yaml_file, plain_problem
 
 __all__ = [
     "AlertExpectation",
@@ -26,6 +26,8 @@ __all__ = [
     "ErrorExpectation",
     "Expectations",
     "LatencyExpectation",
+    "LoadExpectation",
+    "LoadStepLimits",
     "LogExpectation",
     "MetricExpectation",
     "PromqlExpectation",
@@ -54,10 +56,26 @@ SignatureMode = Literal["valid", "missing", "forged", "stale", "malformed"]
 StatusRole = Literal["webhook", "inbound", "function", "signature_rejected", "health", "ready", "not_ready"]
 _PATH_ROLE = re.compile(r"^[a-z][a-z_]*$")
 _ARG_REF = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_]+(\[\d+\])?$")
+MAX_STORY_S = 86_400.0  # a call's story fits in a day (Retell ends a call after two hours at most)
+MAX_REPLAY_S = 3_600.0  # what one scenario may take to replay: runs × its latest send_at × time_scale
+MAX_REQUESTS = 100_000  # requests one scenario may send: calls × runs × deliveries
+MAX_NAME = 200
+_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
+
+
+def _check_name(name: str, what: str) -> str:
+    """A name keys reports, timeline files and ``args_from``: something a person can read, type and print."""
+    if not name.strip():
+        raise ValueError(f"{what} is empty")
+    if len(name) > MAX_NAME or _NAME_UNSAFE.search(name):
+        raise ValueError(f"{what} is at most {MAX_NAME} characters, without control characters, / or \\")
+    return name
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are never meant: a NaN bound lets every check pass, an infinite time never ends.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StepExpectation(_Model):
@@ -91,8 +109,9 @@ class Step(_Model):
     function: str | None = None
     http: str | None = Field(default=None, description="a plain, unsigned request: a path role of the profile (health, ready) or a literal path (/…)")
     name: str | None = Field(default=None, description="step name used in reports and args_from")
-    at: float = 0.0
-    send_at: float | None = None
+    at: float = Field(default=0.0, ge=-MAX_STORY_S, le=MAX_STORY_S)
+    send_at: float | None = Field(default=None, ge=0, le=MAX_STORY_S,
+                                  description="when it is delivered, in story seconds from the start (default: at)")
     args: dict[str, Any] | None = None
     args_from: dict[str, str] = Field(default_factory=dict)
     args_from_per_call: bool = Field(default=False, description="concurrent call n takes item [i + n], so calls do not race for one slot")
@@ -120,6 +139,18 @@ class Step(_Model):
             if not _ARG_REF.match(ref):
                 raise ValueError(f"args_from.{key}: {ref!r} is not of the form '<step>.<field>' or '<step>.<field>[<n>]'")
         return self
+
+    @field_validator("name")
+    @classmethod
+    def _step_name(cls, name: str | None) -> str | None:
+        return None if name is None else _check_name(name, "a step's name")
+
+    @field_validator("function")
+    @classmethod
+    def _function_name(cls, name: str | None) -> str | None:
+        if name is not None and not _FUNCTION_NAME.fullmatch(name):
+            raise ValueError("a function name is 1 to 64 of a-z, A-Z, 0-9, _ and - (Retell's rule for custom functions)")
+        return name
 
     @property
     def label(self) -> str:
@@ -188,20 +219,20 @@ class LogExpectation(_Model):
     level: str | None = Field(default=None, description="INFO, WARNING or ERROR (contract.logs.levels)")
     fields: dict[str, Any] = Field(default_factory=dict)
     min_count: int = Field(default=1, ge=0)
-    max_count: int | None = None
+    max_count: int | None = Field(default=None, ge=0)
 
 
 class CalcomExpectation(_Model):
     endpoint: str
-    count: int | None = None
-    min_count: int | None = None
+    count: int | None = Field(default=None, ge=0)
+    min_count: int | None = Field(default=None, ge=0)
     query: dict[str, str] = Field(default_factory=dict)
     body: dict[str, Any] = Field(default_factory=dict)
     event_type: bool = Field(default=False, description="the request names the target's event type (contract.calcom.event_type_id)")
 
 
 class AlertExpectation(_Model):
-    count: int | None = Field(default=None, description="exact number of alert posts for this scenario")
+    count: int | None = Field(default=None, ge=0, description="exact number of alert posts for this scenario")
     contains: list[str] = Field(default_factory=list, description="alert word roles every alert must contain (contract.alert_words)")
 
 
@@ -212,9 +243,9 @@ class LatencyExpectation(_Model):
 
 
 class TelemetryExpectation(_Model):
-    logs_ms: float | None = None
-    metrics_ms: float | None = None
-    alerts_ms: float | None = None
+    logs_ms: float | None = Field(default=None, gt=0)
+    metrics_ms: float | None = Field(default=None, gt=0)
+    alerts_ms: float | None = Field(default=None, gt=0)
 
 
 class PromqlExpectation(_Model):
@@ -236,8 +267,10 @@ class StackAlertExpectation(_Model):
 
     alertname: str = Field(min_length=1)
     fired: bool = True
-    within_s: float = Field(default=10.0, gt=0, description="fired within this long after the fault (or: silent this long)")
-    resolved_within_s: float | None = Field(default=None, gt=0, description="resolved within this long after the fault ends")
+    within_s: float = Field(default=10.0, gt=0, le=MAX_REPLAY_S,
+                            description="fired within this long after the fault (or: silent this long)")
+    resolved_within_s: float | None = Field(default=None, gt=0, le=MAX_REPLAY_S,
+                                            description="resolved within this long after the fault ends")
 
 
 class TraceExpectation(_Model):
@@ -270,6 +303,31 @@ class Expectations(_Model):
     stack_alerts: list[StackAlertExpectation] = Field(default_factory=list, description="stack mode: Alertmanager alerts")
 
 
+class LoadStepLimits(_Model):
+    """Latency limits of one step under load, from the intended send time (coordinated omission corrected)."""
+
+    p50_ms: float | None = Field(default=None, gt=0)
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+
+
+class LoadExpectation(_Model):
+    """The SLA gate of a load run (``callprobe load``); the single-call catalogue ignores it.
+
+    Besides these, ``expect.latency`` and each step's ``within_ms`` (as its p99)
+    are thresholds of the gate. Every threshold needs ``min_samples`` samples
+    (default: enough for its percentile, 20 for a p95, 100 for a p99); one that
+    has fewer is *no data*, and a run with no completed call exits 2, never 0.
+    """
+
+    steps: dict[str, LoadStepLimits] = Field(default_factory=dict, description="step label (or 'call' for the whole call) → limits")
+    max_error_ratio: float = Field(default=0.0, ge=0, le=1, description="failed requests / requests")
+    min_calls: int = Field(default=1, ge=1, description="completed calls at least")
+    min_rate_ratio: float = Field(default=0.9, ge=0, le=1, description="calls started / calls intended")
+    min_samples: int | None = Field(default=None, ge=1, description="samples every percentile threshold needs")
+    telemetry: bool = Field(default=True, description="telemetry completeness is part of the gate")
+
+
 class Scenario(_Model):
     name: str
     description: str = ""
@@ -287,6 +345,7 @@ class Scenario(_Model):
     calcom: CalcomScript = Field(default_factory=CalcomScript)
     steps: list[Step] = Field(min_length=1)
     expect: Expectations = Field(default_factory=Expectations)
+    load: LoadExpectation = Field(default_factory=LoadExpectation, description="the SLA gate of a load run")
     source: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -299,40 +358,55 @@ class Scenario(_Model):
                     raise ValueError(f"steps[{i}].args_from.{key}: no earlier step is named {target!r}")
         return self
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        return _check_name(name, "a scenario's name")
 
-def _loc(error: dict[str, Any]) -> str:
-    out = ""
-    for part in error.get("loc", ()):
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+    @model_validator(mode="after")
+    def _bounded(self) -> Scenario:
+        """A scenario finishes: its replay takes at most an hour, its requests at most a load test's worth."""
+        latest = max((s.send_at if s.send_at is not None else s.at for s in self.steps), default=0.0)
+        replay = self.runs * max(latest, 0.0) * self.time_scale
+        if replay > MAX_REPLAY_S:
+            raise ValueError(f"time_scale: replaying takes {replay:,.0f} s (runs {self.runs} × latest send time {latest:g} s × "
+                             f"time_scale {self.time_scale:g}), more than the {MAX_REPLAY_S:g} s a scenario may take")
+        requests = self.calls * self.runs * sum(s.repeat for s in self.steps)
+        if requests > MAX_REQUESTS:
+            raise ValueError(f"calls: {self.calls} calls × {self.runs} runs × {sum(s.repeat for s in self.steps)} deliveries "
+                             f"are {requests:,} requests, more than the {MAX_REQUESTS:,} one scenario may send")
+        return self
 
 
 def parse_scenario(data: Any, *, source: str = "<scenario>") -> Scenario:
     """Validate already-parsed YAML/JSON; errors name the source and the field."""
-    if not isinstance(data, dict):
-        raise ScenarioError(f"expected a mapping at the top level, got {type(data).__name__}", path=source)
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        got = first.get("input")
-        shown = "" if isinstance(got, dict | list) else f"; got {got!r}"
-        raise ScenarioError(f"{first['msg']}{shown}{more}", path=source, field=_loc(first)) from None
-    return scenario.model_copy(update={"source": source})
+    return _validate(data, source, None)
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+    """Read and validate a scenario YAML file; errors name the file, the line and the field."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        doc = load_yaml_file(p)
     except OSError as exc:
-        raise ScenarioError(f"cannot read the file ({exc.strerror})", path=str(p)) from None
+        raise ScenarioError(f"cannot read the file ({exc.strerror or exc})", path=str(p)) from None
+    except YamlProblem as exc:
+        raise ScenarioError(str(exc), path=str(p), line=exc.line) from None
+    return _validate(doc.data, str(p), doc)
+
+
+def _validate(data: Any, source: str, doc: YamlDocument | None) -> Scenario:
+    if data is None and doc is not None:
+        raise ScenarioError("the file is empty; a scenario is a mapping with name and steps", path=source, line=1)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"expected a mapping at the top level, got {type(data).__name__}", path=source, line=1 if doc else None)
+    problem = plain_problem(data)
+    if problem is not None:
+        loc, why = problem
+        raise ScenarioError(why, path=source, field=field_path(loc), line=doc.line_of(loc) if doc else None)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ScenarioError(f"{where}not valid YAML ({getattr(exc, 'problem', exc)})", path=str(p)) from None
-    return parse_scenario(data, source=str(p))
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        loc, message = first_problem(exc)
+        raise ScenarioError(message, path=source, field=field_path(loc), line=doc.line_of(loc) if doc else None) from None
+    return scenario.model_copy(update={"source": source})

@@ -18,13 +18,11 @@ from typing import Any
 
 import httpx
 
-from ._checks._promql import promql_holds, substitute_window
-from ._checks._stack_alerts import stack_alert_holds
+from ._checks import promql_holds, stack_alert_holds, substitute_window
 from ._evidence import AlertPost, Evidence, PromqlEvaluation, StackAlertSeen
 from ._contract import Contract, render_promql
 from ._errors import ObserverError, UnmappedRole
-from ._observers import SlackSink, poll_until
-from ._observers._prometheus import AlertmanagerAPI, PrometheusAPI, parse_go_time
+from ._observers import AlertmanagerAPI, PrometheusAPI, SlackSink, parse_go_time, poll_until
 from ._scenario import PromqlExpectation, Scenario
 
 __all__ = ["StackWatch"]

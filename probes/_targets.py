@@ -16,6 +16,7 @@ import concurrent.futures
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY
 from ._errors import ConfigError
 from ._evidence import Verdict
 from ._gate import TimingGate
@@ -66,6 +67,12 @@ class Targets:
             return 1
         return asked or (DEFAULT_CONCURRENCY if self.profile is None else 1)
 
+    def secret_values(self) -> list[str]:
+        """Every secret value this session's probes use, for redacting what leaves the process (the embedded demo keys too)."""
+        if self.profile is not None:
+            return self.profile.secret_values()
+        return [DEMO_RETELL_API_KEY, DEMO_METRICS_TOKEN, DEMO_CALCOM_API_KEY]
+
     @property
     def embedded(self) -> bool:
         return self.profile is None
@@ -103,7 +110,7 @@ class Targets:
             world = self._world
 
             async def leased(gate: TimingGate) -> Outcome:
-                async with world.lease() as profile:
+                async with world.lease(gate=gate) as profile:
                     return await probe(scenario, profile, seed=seed, gate=gate), profile
 
             return leased

@@ -22,10 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from ._calcom import JournalEntry
-from ._checks import alert_headline
-from ._checks._correlation import journal_correlation
 from ._contract import Contract
 from ._evidence import AlertPost, CheckResult, Evidence, Exchange, Verdict
+from ._printable import clip, printable
 from ._redact import Redactor
 
 __all__ = [
@@ -45,6 +44,7 @@ __all__ = [
 
 KINDS = ("request", "response", "calcom", "log", "metric", "alert", "span")
 _ORDER = {k: i for i, k in enumerate(KINDS)}
+MAX_SUMMARY = 300  # characters of one entry in the terminal form
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def _calcom_entries(ev: Evidence, call_id: str, cids: set[str], single: bool,
     out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
     for e in ev.calcom:
         meta = (e.body or {}).get("metadata") if isinstance(e.body, dict) else None
-        carried = journal_correlation(e, contract)
+        carried = e.correlation(contract.correlation_header)
         mine = carried in cids or (isinstance(meta, dict) and meta.get("call_id") == call_id)
         if not (mine or (single and not ev.shared)):
             continue
@@ -175,7 +175,7 @@ def log_summary(record: dict[str, Any], contract: Contract) -> str:
 
 
 def alert_summary(alert: AlertPost) -> str:
-    return f"alert: {alert_headline(alert)}"
+    return f"alert: {alert.headline()}"
 
 
 def _log_time(record: Any, fallback: float, field: str) -> float:
@@ -242,16 +242,17 @@ def timeline_to_json(timelines: list[CallTimeline]) -> dict[str, Any]:
 
 
 def timeline_to_text(timelines: list[CallTimeline], *, max_entries: int = 60) -> str:
-    """Compact terminal form: one line per entry, ``!`` marks an SLA breach."""
+    """Compact terminal form: one line per entry, ``!`` marks an SLA breach; control characters escaped."""
     lines = []
     for t in timelines:
         lines.append(f"timeline of call {t.call} (call_id {t.call_id}, correlation_id {t.correlation_id or '—'}):")
         for e in t.entries[:max_entries]:
             flag = "!" if e.sla_breach else " "
-            lines.append(f" {flag}{e.t_ms:>9.1f} ms  {e.kind:<8} {e.summary}")
+            summary = clip(" ".join(e.summary.split()), MAX_SUMMARY)  # a target's log message can hold anything
+            lines.append(f" {flag}{e.t_ms:>9.1f} ms  {e.kind:<8} {summary}")
         if len(t.entries) > max_entries:
             lines.append(f"  … {len(t.entries) - max_entries} more entries (see the timeline JSON)")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 _CSS = """

@@ -19,13 +19,15 @@ import pytest
 
 from ._errors import CheckFailed, ProbeError
 from ._evidence import Verdict
+from ._printable import clip, printable
 from ._profile import TargetProfile
-from ._report import format_failure
+from ._redact import Redactor
+from ._report import describe_exception, format_failure
 from ._reporters import report_verdict
 from ._scenario import Scenario, load_scenario, parse_scenario
 from ._targets import Outcome, Targets
 
-__all__ = ["MARKERS", "ScenarioFailed", "ScenarioItem", "Targets"]
+__all__ = ["MARKERS", "ScenarioBroken", "ScenarioFailed", "ScenarioItem", "Targets"]
 
 MARKERS = {
     "booking": "scenarios that book, move or cancel an appointment",
@@ -43,27 +45,60 @@ DOCS = "see README.md, 'Scenario files'"
 
 
 class ScenarioFailed(CheckFailed):
-    """A scenario's verdict was negative; ``verdict`` holds the evidence."""
+    """A scenario's verdict was negative; ``verdict`` holds the evidence.
 
-    def __init__(self, verdict: Verdict) -> None:
+    The text is redacted when the exception is made, because allure-pytest
+    files the exception's own text as the result's message.
+    """
+
+    def __init__(self, verdict: Verdict, redactor: Redactor | None = None) -> None:
         self.verdict = verdict
+        red = redactor or Redactor.for_verdict(verdict)
         first = verdict.failures[0]
-        super().__init__(check=first.check, title=first.reason, detail=format_failure(verdict))
+        super().__init__(check=first.check, title=printable(red.text(first.reason)), detail=format_failure(verdict, red))
 
     def __str__(self) -> str:
         # The tag leads so Allure's categories (probes/_categories.py) can sort by the first failed check.
         return f"[{self.check}] {self.detail}"
 
 
+class ScenarioBroken(Exception):
+    """A scenario could not be judged: a :class:`ProbeError` (bad profile, target unusable) or a callprobe bug.
+
+    Raised in place of the original, ``from None``, so that neither pytest's
+    traceback nor allure-pytest's message (the exception's own text) shows a
+    frame's locals or an unredacted message. ``detail`` is what the failure
+    report shows; ``original`` stays for ``--callprobe-default-traceback``.
+    """
+
+    def __init__(self, original: BaseException, redactor: Redactor) -> None:
+        self.original = original
+        self.redactor = redactor
+        if isinstance(original, ProbeError):
+            self.detail = summary = printable(redactor.text(clip(str(original), 2000)))
+        else:
+            described = describe_exception(original, redactor)
+            self.detail = (f"callprobe internal error: {described}\n(please report it; frames' locals are hidden and secrets "
+                           "redacted, --callprobe-default-traceback shows the whole traceback without locals)")
+            summary = described.splitlines()[0]
+        super().__init__(summary)
+
+
 _TARGETS = pytest.StashKey[Targets]()
+_NAMES = pytest.StashKey[dict[str, Path]]()
 _UNOBSERVED = pytest.StashKey[list[tuple[str, str, str]]]()
 _PENDING = pytest.StashKey[dict[int, "concurrent.futures.Future[Outcome]"]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("callprobe_scenario_dirs", "folders (relative to the rootdir) whose YAML files are scenarios",
+                  type="linelist", default=["scenarios"])
+    parser.addini("callprobe_scenario_suffixes", "file name endings that make a YAML file a scenario wherever it is",
+                  type="linelist", default=[".scenario.yaml", ".scenario.yml"])
     group = parser.getgroup("callprobe", "callprobe synthetic calls")
     group.addoption("--target", dest="callprobe_target", metavar="PROFILE", default=os.environ.get("CALLPROBE_TARGET"),
-                    help="target profile YAML (default: the embedded reference gateway; CALLPROBE_TARGET_URL also works)")
+                    help="target profile YAML (default: $CALLPROBE_TARGET, else the embedded reference gateway; "
+                         "CALLPROBE_TARGET_URL and friends also work)")
     group.addoption("--gateway-defect", dest="gateway_defect", action="append", default=[], metavar="NAME",
                     help="start the embedded reference gateway with this seeded defect (repeatable)")
     group.addoption("--stack", dest="callprobe_stack", action="store_true",
@@ -92,7 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                          stack=config.getoption("callprobe_stack"),
                                          concurrency=config.getoption("callprobe_concurrency"))
     except ProbeError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise pytest.UsageError(printable(str(exc))) from None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -110,12 +145,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if not unobserved:
         return
     terminalreporter.section("callprobe: expectations not observed")
+    targets = config.stash.get(_TARGETS, None)
+    red = Redactor(secrets=targets.secret_values() if targets else ())
     by_reason: dict[tuple[str, str], list[str]] = {}
     for scenario, check, reason in unobserved:
         by_reason.setdefault((check, reason), []).append(scenario)
     for (check, reason), scenarios in by_reason.items():
         names = ", ".join(dict.fromkeys(scenarios))
-        terminalreporter.write_line(f"{check}: {reason.removeprefix('not observed: ')} — {names}")
+        terminalreporter.write_line(printable(red.text(f"{check}: {reason.removeprefix('not observed: ')} — {names}")))
     if not config.getoption("callprobe_strict"):
         terminalreporter.write_line("these did not fail the run; --callprobe-strict makes them failures")
 
@@ -127,9 +164,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.File | None:
-    if file_path.suffix in (".yaml", ".yml") and "scenarios" in file_path.parent.parts:
+    if is_scenario_file(file_path, parent.config):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
+
+
+def is_scenario_file(path: Path, config: pytest.Config) -> bool:
+    """A YAML file under a configured scenario folder, or named with the scenario suffix, anywhere.
+
+    Not any YAML under any folder called ``scenarios``: a project's own test
+    fixtures in such a folder are none of callprobe's business.
+    """
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    if any(path.name.endswith(suffix) for suffix in config.getini("callprobe_scenario_suffixes")):
+        return True
+    root = config.rootpath
+    return any(path.is_relative_to((root / folder).resolve()) for folder in config.getini("callprobe_scenario_dirs"))
 
 
 class ScenarioFile(pytest.File):
@@ -137,7 +188,14 @@ class ScenarioFile(pytest.File):
         try:
             scenario = load_scenario(self.path)
         except ProbeError as exc:
-            raise self.CollectError(str(exc)) from None
+            raise self.CollectError(printable(str(exc))) from None
+        except Exception as exc:  # a loader bug must still read as one line naming the file
+            raise self.CollectError(f"{self.path}: cannot be read as a scenario ({describe_exception(exc).splitlines()[0]})") from None
+        first = self.config.stash.setdefault(_NAMES, {}).setdefault(scenario.name, self.path)
+        if first != self.path:
+            raise self.CollectError(printable(
+                f"{self.path}: name: {scenario.name!r} is also the name of {first}; scenario names must be unique "
+                "(reports and timeline files are keyed by them)"))
         item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
         for marker in scenario.markers:
             item.add_marker(marker)
@@ -156,13 +214,21 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         __tracebackhide__ = True
         targets = self.config.stash[_TARGETS]
+        try:
+            self._run(targets)
+        except ScenarioFailed:
+            raise
+        except Exception as exc:
+            raise ScenarioBroken(exc, Redactor(secrets=targets.secret_values())) from None
+
+    def _run(self, targets: Targets) -> None:
         verdict, profile = self._outcome(targets).result()
         self.config.stash.setdefault(_UNOBSERVED, []).extend((self.name, r.check, r.reason) for r in verdict.unobserved)
         self.verdict = verdict.strict() if self.config.getoption("callprobe_strict") else verdict
         self.user_properties.append(("callprobe_checks", [(r.check, r.passed) for r in self.verdict.results]))
         self.timeline_text = report_verdict(self.config, self.scenario, self.verdict, profile)
         if not self.verdict.passed:
-            raise ScenarioFailed(self.verdict) from None
+            raise ScenarioFailed(self.verdict, Redactor.for_verdict(self.verdict, profile.secret_values())) from None
 
     def _outcome(self, targets: Targets) -> concurrent.futures.Future[Outcome]:
         """This scenario's run; the first item to ask sends every scenario after it to the pool too.
@@ -180,13 +246,16 @@ class ScenarioItem(pytest.Item):
         return future or targets.submit(self.scenario, self.config.getoption("callprobe_seed"))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        """The scenario's failure report; never pytest's long traceback, whose frames show their locals (the API key)."""
+        exc = excinfo.value
+        red = exc.redactor if isinstance(exc, ScenarioBroken) else Redactor(secrets=self.config.stash[_TARGETS].secret_values())
         if self.config.getoption("callprobe_default_traceback"):
-            return super().repr_failure(excinfo)
-        if isinstance(excinfo.value, ScenarioFailed):
-            return f"{excinfo.value}\n{self.timeline_text}" if self.timeline_text else str(excinfo.value)
-        if isinstance(excinfo.value, ProbeError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
+            original = exc.original if isinstance(exc, ScenarioBroken) else exc
+            full = pytest.ExceptionInfo.from_exception(original).getrepr(showlocals=False, funcargs=False, style="long", chain=True)
+            return printable(red.text(str(full)))
+        if isinstance(exc, ScenarioFailed):
+            return f"{exc}\n{self.timeline_text}" if self.timeline_text else str(exc)
+        return exc.detail if isinstance(exc, ScenarioBroken) else describe_exception(exc, red)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"scenario: {self.name}"
@@ -209,7 +278,7 @@ class CallprobeRunner:
         __tracebackhide__ = True
         verdict = self.run(scenario, seed=seed)
         if not verdict.passed:
-            raise ScenarioFailed(verdict)
+            raise ScenarioFailed(verdict, Redactor.for_verdict(verdict, self.profile.secret_values() if self.profile else ()))
         return verdict
 
 

@@ -32,7 +32,7 @@ from mocks.gateway import GatewayConfig
 from mocks.gateway import create_app as create_gateway_app
 from mocks.sinks import create_sink_app
 from probes._allure_render import render_report
-from probes._checks._pii import national_digits
+from probes._pii import national_digits
 from probes._plan import build_plan
 from probes._scenario import load_scenario
 

@@ -71,7 +71,7 @@ async def send(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any)
 
 
 def assert_nest_400(response: httpx.Response, *, mentions: str = "") -> None:
-    """Cal.com's envelope for a BadRequestException (calcom.md §3.1)."""
+    """Cal.com's envelope for a BadRequestException (docs/research/calcom.md §3.1)."""
     body = response.json()
     assert response.status_code == 400 and body["status"] == "error", response.text
     assert body["error"]["code"] == "BadRequestException" and body["error"]["details"]["statusCode"] == 400

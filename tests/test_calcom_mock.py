@@ -1,4 +1,4 @@
-"""The Cal.com mock: shapes and texts from calcom.md, consistency, faults, fronts, admin API.
+"""The Cal.com mock: shapes and texts from docs/research/calcom.md, consistency, faults, fronts, admin API.
 
 The clock is pinned to Friday 2026-02-27 10:00 UTC (11:00 in Berlin), so
 Monday 2026-03-02 is bookable and every expected slot is known. Unit tests go
@@ -81,7 +81,7 @@ async def slot_starts(client: httpx.AsyncClient, **params: str) -> list[str]:
 
 
 def assert_error(response: httpx.Response, status: int, code: str, message: str) -> None:
-    """The Nest envelope of calcom.md §3.1, exactly."""
+    """The Nest envelope of docs/research/calcom.md §3.1, exactly."""
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"status", "timestamp", "path", "error"}

@@ -2,7 +2,7 @@
 
 Every request the mock sees in a full booking flow (slots, create, get, list,
 cancel, reschedule, event types) is looked up in
-``/work/shared/research/calcom-openapi-v2.json`` by method and path template;
+``tests/data/calcom-openapi-v2.json`` (Cal.com's own OpenAPI document) by method and path template;
 required headers and query parameters must be present, the request body must
 validate against the operation's request schema and the response body against
 the operation's response schema for that status.
@@ -11,10 +11,10 @@ The document cannot be used as-is, because in places it contradicts Cal.com's
 own source. Each patch below is an exception the source forces, and each has a
 test showing the unpatched document really rejects the faithful answer:
 
-1. ``GET /v2/slots`` 200 (calcom.md §2.1): the default-format schema says slot
+1. ``GET /v2/slots`` 200 (docs/research/calcom.md §2.1): the default-format schema says slot
    items are strings; the document's own example and the source return
    ``{"start": …}`` objects. Patched: items are objects. Also (not in
-   calcom.md): both 200 schemas describe only the date map, without the
+   docs/research/calcom.md): both 200 schemas describe only the date map, without the
    ``{"status","data"}`` envelope their own examples show, so they are applied
    to ``data``.
 2. ``oneOf`` → ``anyOf``: some unions have overlapping branches, none with

@@ -59,6 +59,9 @@ DETECTED_BY: dict[Defect, tuple[str, ...]] = {
     Defect.LATE_LOGS: ("time-to-telemetry",),
 }
 PROVEN_IN_STACK_MODE = {"promql", "alertmanager-alert"}  # tests/test_stack.py::test_stack_checks_catch_their_defects
+# Defects only overlapping calls show: the catalogue (one call, or one batch of calls, per gateway)
+# must pass them, and a load run must catch them (tests/test_load.py).
+PASSED_BY_CATALOGUE: frozenset[Defect] = frozenset({Defect.LOG_CONTEXT_SHARED})
 
 
 class Proof:
@@ -70,7 +73,7 @@ class Proof:
 
     def __init__(self, world: EmbeddedWorld, pool: ProbePool, clean_runs: int) -> None:
         self.runs: dict[tuple[Defect | str, int], list[Future[Verdict]]] = {}
-        for defect in sorted(DETECTED_BY):
+        for defect in sorted(set(DETECTED_BY) | PASSED_BY_CATALOGUE):
             self.runs[(defect, 0)] = [pool.submit(_job(world, s, frozenset({defect}))) for s in CATALOGUE]
         for run in range(clean_runs):
             self.runs[("", run)] = [pool.submit(_job(world, s, frozenset())) for s in CATALOGUE]
@@ -81,7 +84,7 @@ class Proof:
 
 def _job(world: EmbeddedWorld, scenario: Scenario, defects: frozenset[str]) -> Callable[[TimingGate], Awaitable[Verdict]]:
     async def run(gate: TimingGate) -> Verdict:
-        async with world.lease(defects) as profile:
+        async with world.lease(defects, gate=gate) as profile:
             return await probe(scenario, profile, gate=gate)
 
     return run
@@ -102,7 +105,8 @@ def proof() -> Iterator[Proof]:
 
 
 def test_every_defect_has_a_detecting_check() -> None:
-    assert set(DETECTED_BY) == set(Defect)
+    assert set(DETECTED_BY) | PASSED_BY_CATALOGUE == set(Defect)
+    assert not set(DETECTED_BY) & PASSED_BY_CATALOGUE
 
 
 def test_every_check_is_failed_by_some_defect() -> None:
@@ -119,6 +123,14 @@ def test_catalogue_catches_defect(proof: Proof, defect: Defect) -> None:
         hits = [r for v in verdicts for r in v.failures if r.check == check]
         assert hits, f"{defect}: expected check {check!r} to fail; failures were {failing}"
         assert all(r.reason and r.expected and r.seen for r in hits), [r.reason for r in hits]
+
+
+@pytest.mark.parametrize("defect", sorted(PASSED_BY_CATALOGUE))
+def test_catalogue_passes_concurrency_only_defect(proof: Proof, defect: Defect) -> None:
+    """The defect hides from one call at a time: proving that a load run is needed to see it."""
+    verdicts = proof.verdicts(defect)
+    failures = {v.scenario: [f"{r.check}: {r.reason}" for r in v.failures] for v in verdicts if not v.passed}
+    assert not failures, f"{defect}: the catalogue caught it, so it belongs in DETECTED_BY: {failures}"
 
 
 @pytest.mark.parametrize("run", range(CLEAN_RUNS))

@@ -48,7 +48,7 @@ def gateway() -> Iterator[TargetProfile]:
 
 
 def test_rss_is_flat_over_a_thousand_probes(gateway: TargetProfile, tmp_path: Path) -> None:
-    (tmp_path / "gw.yaml").write_text(yaml.safe_dump(gateway.model_dump(mode="json", exclude={"name"})))
+    (tmp_path / "gw.yaml").write_text(yaml.safe_dump(gateway.model_dump(mode="json", exclude_unset=True, exclude={"name"})))
     (tmp_path / "callprobe.yml").write_text(yaml.safe_dump({
         "targets": {"gw": {"profile": "gw.yaml"}}, "scenario_dirs": [str(Path("scenarios").resolve())]}))
     port = free_port()

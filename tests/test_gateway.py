@@ -36,7 +36,7 @@ SLOT_2 = "2026-01-06T11:00:00.000-08:00"
 SERVER_TIMING = re.compile(r"app;dur=\d+\.\d{3}")
 
 
-# -- payload helpers (retell.md §8) ---------------------------------------------------------
+# -- payload helpers (docs/research/retell.md §8) ---------------------------------------------------------
 
 
 def new_call_id() -> str:

@@ -9,6 +9,7 @@ test runs it against a gateway with that defect and against a clean one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -65,6 +66,7 @@ EXPECTED_DEFECTS = {
     "calcom-errors-not-counted",
     "histogram-in-milliseconds",
     "late-logs",
+    "log-context-shared",
 }
 
 
@@ -262,6 +264,19 @@ async def late_logs(t: Target) -> bool:
     return not any(line.get("event") == "call_started" for line in t.gw.logs.lines())  # answered, but not readable yet
 
 
+async def log_context_shared(t: Target) -> bool:
+    async def slow_slots(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)  # both calls wait on Cal.com at once: overlapping requests
+        return httpx.Response(200, json={"status": "success", "data": {"2026-01-06": [{"start": SLOT}]}})
+
+    t.calcom.get("/v2/slots").mock(side_effect=slow_slots)
+    calls = [new_call_id(), new_call_id()]
+    await asyncio.gather(*(t.send("/api/retell/functions/check_availability",
+                                  function("check_availability", {"date": "2026-01-06"}, c)) for c in calls))
+    logged = [line.get("call_id") for line in t.gw.logs.lines() if line.get("event") == "availability_checked"]
+    return sorted(logged) != sorted(calls)  # a line written after the await names the other call
+
+
 async def booking_not_logged(t: Target) -> bool:
     t.calcom.post("/v2/bookings").respond(201, json={"status": "success", "data": {"uid": "uid_1", "start": SLOT}})
     result = await t.send("/api/retell/functions/book_appointment", function("book_appointment", {"start": SLOT, "name": "J"}, new_call_id()))
@@ -321,6 +336,7 @@ PROBES: dict[str, Callable[[Target], Awaitable[bool]]] = {
     "calcom-errors-not-counted": calcom_errors_not_counted,
     "histogram-in-milliseconds": histogram_in_milliseconds,
     "late-logs": late_logs,
+    "log-context-shared": log_context_shared,
 }
 
 

@@ -79,7 +79,7 @@ def test_after_killed_probes_one_janitor_run_leaves_no_synthetic_booking_and_eve
         gateway: TargetProfile, tmp_path: Path) -> None:
     calcom_url = str(gateway.calcom_mock_url)
     target = tmp_path / "target.yaml"
-    target.write_text(yaml.safe_dump(gateway.model_dump(mode="json", exclude={"name"})), encoding="utf-8")
+    target.write_text(yaml.safe_dump(gateway.model_dump(mode="json", exclude_unset=True, exclude={"name"})), encoding="utf-8")
     real = {plant(calcom_url, f"patient{i}@example.org", start) for i, start in enumerate(free_slots(calcom_url, 1001, 5, days_ahead=40))}
     rng = random.Random(20261130)
     modes = [rng.choice(["none", "random", "booked"]) for _ in range(RUNS)]

@@ -122,5 +122,5 @@ def test_profile_selects_the_log_backend(tmp_path: Any) -> None:
     assert isinstance(log_source(es, client, None), ElasticsearchLogs)
     bad = tmp_path / "bad.yaml"
     bad.write_text("base_url: http://gw\nlogs: {kind: loki, url: http://loki:3100}\n")
-    with pytest.raises(ConfigError, match="bad.yaml: logs: .*logs.kind=loki needs query"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml:2: logs: logs\.kind=loki needs query"):
         load_profile(bad)

@@ -51,6 +51,7 @@ FAILED = CheckResult("step-status", False, "expected 204, got 500", step="call_s
 
 @pytest.mark.parametrize(("error", "reason"), [
     ("no answer within 10 s (timeout)", "target_timeout"),
+    ("no complete answer within 10 s (no answer began)", "target_timeout"),
     ("ConnectError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "tls_error"),
     ("ReadError: [Errno 104] Connection reset by peer", "connection_reset"),
     ("RemoteProtocolError: Server disconnected without sending a response.", "connection_reset"),
@@ -167,3 +168,10 @@ def test_at_a_deadline_a_read_or_request_just_begun_is_busy_and_one_pending_long
     waiting.freeze()
     waiting(ProbeEvent("read", time.time(), None))  # the cancellation unwinding: what was pending at the deadline stays
     assert waiting.deadline_reason(2.0) == "target_timeout"
+
+
+def test_the_unreadable_reasons_cover_every_source_telemetry_reachable_names() -> None:
+    from probes._checks._sources import SOURCE_NAMES
+    from probes._measures import SOURCES
+
+    assert set(SOURCES) == set(SOURCE_NAMES)

@@ -63,7 +63,7 @@ def test_bad_scenario_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFi
     bad.write_text("name: x\nsteps:\n  - event: call_startd\n")
     assert main(["plan", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"callprobe: error: {bad}: steps[0].event: Input should be")
+    assert err.startswith(f"callprobe: error: {bad}:3: steps[0].event: Input should be")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 

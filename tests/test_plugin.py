@@ -53,7 +53,7 @@ def test_bad_scenario_is_a_collection_error_naming_file_and_field(pytester: pyte
     (d / "broken.yaml").write_text("name: broken\nsteps:\n  - {event: call_started, expect: {status: two}}\n")
     result = pytester.runpytest("scenarios")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*broken.yaml: steps[[]0[]].expect.status*"])
+    result.stdout.fnmatch_lines(["*broken.yaml:3: steps[[]0[]].expect.status*"])
     assert "Traceback" not in result.stdout.str()
 
 
@@ -67,7 +67,7 @@ def test_bad_profile_is_a_usage_error(catalogue: pytest.Pytester) -> None:
     (catalogue.path / "p.yaml").write_text("base_url: 3\nbogus: 1\n")
     result = catalogue.runpytest("scenarios", "--target", "p.yaml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*p.yaml: *"])
+    result.stderr.fnmatch_lines(["*p.yaml:1: base_url: Input should be a valid string; got 3 (and 1 more)"])
 
 
 def test_python_scenario_with_fixture(pytester: pytest.Pytester) -> None:
@@ -207,3 +207,15 @@ def test_a_target_that_is_down_still_yields_a_verdict(catalogue: pytest.Pytester
         f"✗ telemetry-reachable — metrics endpoint at http://127.0.0.1:{port}/api/metrics: cannot connect (ConnectError*",
     ], consecutive=False)
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_yaml_file_is_a_scenario_only_in_the_scenario_folders_or_with_the_scenario_suffix(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI + "callprobe_scenario_dirs =\n    probes_catalogue\n")
+    minimal = "name: {name}\nsteps: [{{http: health, method: GET}}]\n"
+    (pytester.mkdir("probes_catalogue") / "a.yaml").write_text(minimal.format(name="in-the-folder"))
+    (pytester.mkdir("scenarios") / "b.yaml").write_text("not: a scenario\n")  # a folder named scenarios is not enough
+    (pytester.mkdir("elsewhere") / "c.scenario.yaml").write_text(minimal.format(name="by-its-suffix"))
+    (pytester.path / "elsewhere" / "d.yaml").write_text("neither: one\n")
+    result = pytester.runpytest("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*c.scenario.yaml::by-its-suffix", "*a.yaml::in-the-folder"])
+    assert "b.yaml" not in result.stdout.str() and "d.yaml" not in result.stdout.str()

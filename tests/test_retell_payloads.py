@@ -31,7 +31,7 @@ from probes._wire import dumps
 START_MS = 1767369600000  # 2026-01-02 16:00 UTC, the §8 examples' call start
 API_KEY = "key_callprobe_test_not_a_secret"
 
-# ---- key sets of the retell.md §8 samples (copied from the document) ----
+# ---- key sets of the docs/research/retell.md §8 samples (copied from the document) ----
 S83_CALL = {
     "call_id", "call_type", "agent_id", "agent_version", "agent_name", "retell_llm_dynamic_variables",
     "call_status", "start_timestamp", "direction", "from_number", "to_number", "metadata",

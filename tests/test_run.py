@@ -158,7 +158,7 @@ def long_lived() -> Iterator[tuple[EmbeddedWorld, TargetProfile]]:
 def test_sigterm_cancels_what_was_booked_and_exits_3(long_lived: tuple[EmbeddedWorld, TargetProfile], tmp_path: Path) -> None:
     world, gateway = long_lived
     (tmp_path / "slow.yaml").write_text(yaml.safe_dump(SLOW_BOOKING.model_dump(mode="json", exclude={"source"})), encoding="utf-8")
-    target = profile_file(tmp_path, "gw", **gateway.model_dump(mode="json", exclude={"name", "demo_secrets"}))
+    target = profile_file(tmp_path, "gw", **gateway.model_dump(mode="json", exclude_unset=True, exclude={"name", "demo_secrets"}))
     admin = f"{world.calcom.url}/__admin/bookings"  # type: ignore[union-attr]
     before = {b["uid"] for b in httpx.get(admin, timeout=5).json()["bookings"]}
     proc = subprocess.Popen([sys.executable, "-m", "probes._cli", "run", str(tmp_path / "slow.yaml"), "--target", str(target),
@@ -185,7 +185,7 @@ def test_every_run_is_a_new_call_against_a_long_lived_gateway(long_lived: tuple[
     """The seed pins the story; the call_id (and so the correlation ID) is new every run, so a scheduled probe never
     looks like a duplicate delivery to the gateway it probed a minute ago."""
     _, gateway = long_lived
-    target = profile_file(tmp_path, "gw", **gateway.model_dump(mode="json", exclude={"name", "demo_secrets"}))
+    target = profile_file(tmp_path, "gw", **gateway.model_dump(mode="json", exclude_unset=True, exclude={"name", "demo_secrets"}))
     ids = []
     for _ in range(2):
         assert main(["run", "happy-path-booking", "--target", str(target), "--seed", "7", "--json", str(tmp_path / "v.json")]) == EXIT_OK

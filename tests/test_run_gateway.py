@@ -103,4 +103,5 @@ def test_a_separately_started_gateway_passes_twice_and_a_defect_fails_naming_the
     finally:
         stop(broken)
     assert code == EXIT_FAILED
-    assert out.startswith("✗ happy-path-booking: ") and "✗ log-present — expected at least 1 log line(s) with event=\"booking_created\"" in out
+    assert out.startswith("✗ happy-path-booking: ")
+    assert '✗ log-present — expected at least 1 log line(s) with event="booking_created"' in out

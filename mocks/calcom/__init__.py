@@ -3,7 +3,7 @@
 Run it as an ASGI app (:func:`create_app`, admin API under ``/__admin``) or
 in-process for httpx clients (:func:`calcom_router`); both serve one
 :class:`CalcomMock`. Behaviour, texts and shapes follow
-``/work/shared/research/calcom.md``; scripts and journal entries use the models
+``docs/research/calcom.md``; scripts and journal entries use the models
 of :mod:`probes._calcom`.
 """
 

@@ -40,7 +40,7 @@ async def _api(request: Request) -> Response:
     mock: CalcomMock = request.app.state.mock
     try:
         body = await read_body(request)
-    except TooLarge:  # body-parser's PayloadTooLargeError: Nest's bare shape, not the envelope (calcom.md §3.2)
+    except TooLarge:  # body-parser's PayloadTooLargeError: Nest's bare shape, not the envelope (docs/research/calcom.md §3.2)
         too_large = error_response(ApiError(413, "request entity too large", kind="bare"),
                                    ApiRequest(request.method, request.url.path), mock.now())
         return Response(too_large.body, status_code=413, media_type=too_large.media_type)

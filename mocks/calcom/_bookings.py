@@ -2,7 +2,7 @@
 
 Each function takes the :class:`Ctx` of one request, changes the calendar and
 returns the response, or raises :class:`ApiError` with Cal.com's exact text
-(calcom.md §2.3–§2.7, §3.3). The checks run in the order the real service
+(docs/research/calcom.md §2.3–§2.7, §3.3). The checks run in the order the real service
 runs them, so a request with several problems gets the same first error.
 """
 
@@ -52,7 +52,7 @@ class Ctx:
 
 def check_bookable(ctx: Ctx, et: EventTypeConfig, start: datetime, end: datetime, *,
                    ignore_uid: str | None = None) -> None:
-    """Past, notice/window, then availability: the errors.service mapping of calcom.md §3.3."""
+    """Past, notice/window, then availability: the errors.service mapping of docs/research/calcom.md §3.3."""
     if start < ctx.now:
         raise ApiError(400, BOOKING_IN_PAST_MESSAGE)
     if not ctx.cal.bookable_time(et, start, ctx.now):
@@ -114,8 +114,8 @@ def _location(body: dict[str, Any], uid: str) -> str:
         return loc
     if isinstance(loc, dict):
         for key in ("phone", "address", "location", "link"):
-            if isinstance(loc.get(key), str):
-                return loc[key]
+            if isinstance(value := loc.get(key), str):
+                return value
     return video_url(uid)
 
 

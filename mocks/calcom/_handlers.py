@@ -1,7 +1,7 @@
 """Request → response, framework-free: routing, ``cal-api-version`` dispatch and auth.
 
 Both fronts (the Starlette app and the respx router) call :func:`handle`, so
-they answer byte for byte alike. Dispatch follows calcom.md §1.2: an unknown or
+they answer byte for byte alike. Dispatch follows docs/research/calcom.md §1.2: an unknown or
 missing ``cal-api-version`` means ``2024-04-15``, and a path/version pair
 without a controller is Nest's 404 ``Cannot <METHOD> <url>``. The old
 2024-04-15 bookings controller is not modelled beyond what users report for

@@ -3,7 +3,7 @@
 The handlers work on :class:`ApiRequest` → :class:`ApiResponse` so that the
 Starlette app and the respx router give byte-identical answers. Errors are
 raised as :class:`ApiError` and rendered by :func:`error_response` in one of
-the shapes calcom.md §3 and §5 describe.
+the shapes docs/research/calcom.md §3 and §5 describe.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Kept apart from the handlers so that field names and formats are in one place
 and can be checked against the OpenAPI document (``tests/test_calcom_openapi.py``).
 Shapes follow ``BookingOutput_2024_08_13``, the seated variants and
-``EventTypeOutput_2024_06_14``; slot maps follow calcom.md §2.1, §2.2 and §5.
+``EventTypeOutput_2024_06_14``; slot maps follow docs/research/calcom.md §2.1, §2.2 and §5.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Legacy API v1 (shut down April 2026; kept for gateways that still call it).
 
 No envelope, ``?apiKey=`` auth, dayjs times in slots, errors as
-``{"message", "url", "method", "data": null}`` (calcom.md §5). The calendar is
+``{"message", "url", "method", "data": null}`` (docs/research/calcom.md §5). The calendar is
 the same one v2 uses, so a v1 booking blocks v2 slots and vice versa.
 """
 

@@ -3,7 +3,7 @@
 class-validator runs with ``whitelist`` and ``forbidNonWhitelisted``: an
 unknown top-level field is a 400, and every failing property becomes
 ``"<property> property is wrong,<constraint messages> "`` (nested children
-appended), all joined with ``", "`` (calcom.md §2.3). A gateway that sends a
+appended), all joined with ``", "`` (docs/research/calcom.md §2.3). A gateway that sends a
 field Cal.com does not know must fail here exactly as it would in production.
 """
 

@@ -21,6 +21,7 @@ from sentry_sdk.utils import BadDsn, Dsn
 
 from probes._defaults import DEMO_METRICS_TOKEN
 from probes._errors import ConfigError
+from probes._signing import SIGNATURE_TOLERANCE_MS
 
 from ._defects import Defect, validate_defects
 
@@ -100,6 +101,9 @@ class GatewayConfig:
     otlp_endpoint: str | None = None  # OTLP/HTTP base URL; spans go to <otlp_endpoint>/v1/traces
     sentry_dsn: str | None = field(default=None, repr=False)  # a DSN carries a key: never rendered
     defects: frozenset[Defect] | frozenset[str] = frozenset()  # names are turned into Defect members
+    # How old a signature may be. Retell's SDK allows 5 minutes; tests of long runs inject less
+    # instead of waiting 5 minutes (a load run must sign at send time to pass either way).
+    signature_tolerance_ms: int = SIGNATURE_TOLERANCE_MS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "defects", validate_defects(self.defects))
@@ -131,7 +135,7 @@ class GatewayConfig:
     def _check_numbers(self) -> None:
         """Timeouts, windows and cooldowns are finite and positive; the threshold is a whole number >= 1."""
         limits = {"calcom_timeout_s": (0, False), "alert_window_s": (0, False), "alert_cooldown_s": (0, True),
-                  "alert_threshold": (1, True)}
+                  "alert_threshold": (1, True), "signature_tolerance_ms": (0, True)}
         for name, (minimum, inclusive) in limits.items():
             problem = _number_problem(getattr(self, name), minimum=minimum, inclusive=inclusive)
             if problem:

@@ -60,6 +60,9 @@ class Defect(str, Enum):
     HISTOGRAM_IN_MILLISECONDS = ("histogram-in-milliseconds", 'the webhook histogram (named _seconds) is fed milliseconds: every latency is 1000 times too large')
     LATE_LOGS = ("late-logs", 'log lines become readable 1.5 s after they are written (a slow log shipper), though calls are answered at once')
     CALCOM_ERRORS_NOT_COUNTED = ("calcom-errors-not-counted", 'Cal.com failures are logged and alerted but not counted in askproai_errors_total (the CalcomFailures rule cannot fire)')
+    LOG_CONTEXT_SHARED = ("log-context-shared", "the logger reads call_id and correlation_id from one process-wide 'current "
+                          "request': a line written after an await carries the call whose request came in last "
+                          "(only overlapping calls notice)")
 
 
 DEFECTS: Mapping[str, str] = MappingProxyType({d.value: d.description for d in Defect})
@@ -76,4 +79,4 @@ def validate_defects(names: Iterable[str]) -> frozenset[Defect]:
     if unknown:
         known = ", ".join(sorted(DEFECTS))
         raise ConfigError(f"unknown gateway defect(s) {', '.join(unknown)}; known defects: {known}")
-    return frozenset(Defect(str(n.value if isinstance(n, Defect) else n)) for n in chosen)
+    return frozenset(n if isinstance(n, Defect) else Defect._value2member_map_[str(n)] for n in chosen)  # type: ignore[misc]

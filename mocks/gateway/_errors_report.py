@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+from typing import Any, cast
 
 import sentry_sdk
 from sentry_sdk.utils import event_from_exception
@@ -79,7 +79,7 @@ class ErrorReporter:
                 include_local_variables=False,
                 include_source_context=False,
                 max_breadcrumbs=0,
-                before_send=scrub_event,
+                before_send=cast(Any, scrub_event),  # sentry-sdk types the event as its private Event TypedDict
                 shutdown_timeout=FLUSH_TIMEOUT_S,
                 transport=transport,
             )
@@ -88,7 +88,7 @@ class ErrorReporter:
         """Report ``error`` with ``tags`` (None values left out); returns the event id if one was queued."""
         if self._client is None or not self.enabled:
             return None
-        exc_info = (type(error), error, error.__traceback__) if error.__traceback__ else sys.exc_info()
+        exc_info: tuple[Any, Any, Any] = (type(error), error, error.__traceback__) if error.__traceback__ else sys.exc_info()
         if exc_info[1] is None:
             exc_info = (type(error), error, None)
         event, hint = event_from_exception(exc_info, client_options=self._client.options)

@@ -106,6 +106,7 @@ class Gateway:
         self.bookings = _LruSet(_DEDUPE_MAX)
         self._locks: dict[str, asyncio.Lock] = {}
         self._shared_correlation: str | None = None  # only the correlation-shared-across-calls defect uses it
+        self._current_request: RequestContext | None = None  # only the log-context-shared defect uses it
 
     # -- identity -----------------------------------------------------------------
 
@@ -126,6 +127,10 @@ class Gateway:
         ctx = RequestContext(correlation, call_id, self.config.company_id, incoming_traceparent=headers.get("traceparent"))
         if record is not None:
             ctx.company_id, ctx.phone_hash = record.company_id, record.phone_hash
+        if self.config.has(Defect.LOG_CONTEXT_SHARED):
+            # The defect: the logger's "current request" is one process-wide variable (a global, not a
+            # contextvar), set when a request starts and read whenever a line is written.
+            self._current_request = ctx
         return ctx
 
     def adopt_announced_id(self, headers: Headers, call: dict[str, Any]) -> None:
@@ -138,7 +143,8 @@ class Gateway:
         call_id = call.get("call_id")
         if not isinstance(call_id, str) or not call_id or self.calls.get(call_id) is not None:
             return
-        metadata = call.get("metadata") if isinstance(call.get("metadata"), dict) else {}
+        raw = call.get("metadata")
+        metadata: dict[str, Any] = raw if isinstance(raw, dict) else {}
         hinted = metadata.get("correlation_id") if isinstance(metadata.get("correlation_id"), str) else None
         caller, callee = call.get("from_number"), call.get("to_number")
         announced = self.pending_inbound.take((caller, callee)) if isinstance(caller, str) and isinstance(callee, str) else None
@@ -168,6 +174,8 @@ class Gateway:
 
     def log(self, level: str, event: str, message: str, ctx: RequestContext | None, **fields: Any) -> dict[str, Any]:
         """Write one JSON log line with the contract fields (and seeded defects' leaks)."""
+        if ctx is not None and self._current_request is not None and self.config.has(Defect.LOG_CONTEXT_SHARED):
+            ctx = self._current_request  # after an await, this may be another call's request
         record: dict[str, Any] = {"timestamp": utc_timestamp(), "level": level, "event": event, "message": message}
         if not self.config.has(Defect.CORRELATION_MISSING_IN_LOGS):
             record["correlation_id"] = ctx.correlation_id if ctx else None

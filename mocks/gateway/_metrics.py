@@ -7,6 +7,8 @@ nothing lands in prometheus_client's global registry.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -26,7 +28,7 @@ SLA_BLIND_BUCKETS = (0.1, 1.0, 5.0)
 class GatewayMetrics:
     """The seven ``askproai_*`` series of the target contract."""
 
-    def __init__(self, defects: frozenset[Defect] = frozenset(), company: str = "default") -> None:
+    def __init__(self, defects: Collection[str] = frozenset(), company: str = "default") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
         self.per_call_label = Defect.METRIC_LABEL_CARDINALITY in defects

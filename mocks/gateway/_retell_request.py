@@ -55,7 +55,9 @@ async def read_retell_request(gw: Gateway, request: Request, event_label: str | 
     call_id = guess_call_id(parsed)
     event_label = event_label or event_name(parsed)
     signature = request.headers.get(SIGNATURE_HEADER)
-    if not gw.config.has(Defect.FORGED_SIGNATURE_ACCEPTED) and not verify(raw, gw.config.retell_api_key, signature):
+    if not gw.config.has(Defect.FORGED_SIGNATURE_ACCEPTED) and not verify(
+        raw, gw.config.retell_api_key, signature, tolerance_ms=gw.config.signature_tolerance_ms
+    ):
         ctx = gw.context(request.headers, call_id, create=False)
         reason = "missing" if not signature else "invalid or stale"
         count_webhook(gw, event_label, "rejected")

@@ -16,7 +16,7 @@ from collections.abc import Collection
 from .._contract import Contract
 from .._evidence import CheckResult, Evidence
 from .._scenario import Scenario
-from ._alerts import alert_headline, check_alert_content, check_alert_count
+from ._alerts import check_alert_content, check_alert_count
 from ._calcom import check_calcom_requests
 from ._common import subset_diff
 from ._correlation import (
@@ -31,12 +31,15 @@ from ._errors import check_error_reported
 from ._http import check_reachable, check_signature_rejected, check_status, check_step_body
 from ._latency import check_latency_percentile, check_latency_sla, nearest_rank
 from ._logs import check_log_pii, check_log_present
-from ._metrics import check_metric_delta
-from ._promql import check_promql
+from ._metrics import check_metric_delta, delta_of, holds
+from ._metrics import targets as metric_targets
+from ._promql import check_promql, promql_holds, substitute_window
 from ._scrape import check_histogram_sla_bucket, check_histogram_units, check_metric_cardinality
 from ._sources import check_telemetry_reachable
-from ._stack_alerts import check_stack_alerts
+from ._stack_alerts import check_stack_alerts, stack_alert_holds
 from ._telemetry import check_time_to_telemetry
+from ._telemetry import limits as telemetry_limits
+from ._telemetry import seen_at as telemetry_seen_at
 from ._traces import check_trace_attributes, check_trace_continuity, check_trace_error_status
 
 __all__ = [
@@ -44,10 +47,17 @@ __all__ = [
     "CHECK_NAMES",
     "Check",
     "TELEMETRY_CHECKS",
-    "alert_headline",
+    "delta_of",
+    "holds",
+    "metric_targets",
     "nearest_rank",
+    "promql_holds",
     "run_checks",
+    "stack_alert_holds",
     "subset_diff",
+    "substitute_window",
+    "telemetry_limits",
+    "telemetry_seen_at",
 ]
 
 Check = Callable[[Scenario, Evidence, Contract], list[CheckResult]]

@@ -11,26 +11,10 @@ from .._contract import Contract
 from .._errors import UnmappedRole
 from .._evidence import AlertPost, CheckResult, Evidence
 from .._scenario import Scenario
-from ._common import blind, excerpt, js, not_observed, own_alerts, sole_call, unmapped
-from ._pii import caller_pii, find_phone, mask_digits, redact_phones, walk_strings
+from ._common import blind, js, not_observed, own_alerts, sole_call, unmapped
+from .._pii import caller_pii, find_phone, mask_digits, walk_strings
 
-__all__ = ["alert_headline", "check_alert_content", "check_alert_count"]
-
-
-def alert_headline(alert: AlertPost, phones: tuple[str, ...] = ()) -> str:
-    """The first line of an alert's text (Slack ``text``, else the first block's text, else its JSON).
-
-    Caller phone numbers in it are masked: a reason must not spread what the alert leaked.
-    """
-    text = alert.payload.get("text")
-    if not isinstance(text, str) or not text.strip():
-        blocks = alert.payload.get("blocks")
-        first = blocks[0] if isinstance(blocks, list) and blocks else None
-        inner = first.get("text") if isinstance(first, dict) else None
-        text = inner.get("text") if isinstance(inner, dict) else inner
-    if not isinstance(text, str) or not text.strip():
-        text = alert.text
-    return excerpt(redact_phones(text.strip().splitlines()[0], phones), 100)
+__all__ = ["check_alert_content", "check_alert_count"]
 
 
 def check_alert_count(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
@@ -49,7 +33,7 @@ def check_alert_count(scenario: Scenario, evidence: Evidence, contract: Contract
     n = len(counted)
     call_id, corr = sole_call(scenario, evidence, contract)
     phones = caller_pii(evidence).phones if evidence.alerts else ()
-    heads = "; ".join(js(alert_headline(a, phones)) for a in counted[:3]) + ("; …" if n > 3 else "")
+    heads = "; ".join(js(a.headline(phones)) for a in counted[:3]) + ("; …" if n > 3 else "")
     expected = "no alert" if want == 0 else f"{want} alert(s)"
     if n == want:
         reason = "no alert fired, as expected" if n == 0 else f"{n} alert(s) fired, as expected: {heads}"
@@ -60,7 +44,7 @@ def check_alert_count(scenario: Scenario, evidence: Evidence, contract: Contract
     if evidence.shared and others:
         reason += f" ({len(others)} other alert(s) name no call of this run and are not counted on a shared target)"
     return [CheckResult("alert-count", n == want, reason, expected, f"{n}: {heads}" if n else "0",
-                        evidence=[alert_headline(a, phones) for a in counted[:5]], call_id=call_id, correlation_id=corr)]
+                        evidence=[a.headline(phones) for a in counted[:5]], call_id=call_id, correlation_id=corr)]
 
 
 def _flat(alert: AlertPost) -> str:
@@ -98,7 +82,7 @@ def check_alert_content(scenario: Scenario, evidence: Evidence, contract: Contra
         span = find_phone(flat, phones)
         if not mine and span is None:
             continue
-        head = js(alert_headline(alert, phones))
+        head = js(alert.headline(phones))
         problems = []
         if missing_words:
             problems.append("lacks " + ", ".join(js(m) for m in missing_words))

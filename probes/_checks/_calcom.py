@@ -15,7 +15,7 @@ from .._errors import UnmappedRole
 from .._evidence import CheckResult, Evidence
 from .._scenario import CalcomExpectation, Scenario
 from ._common import blind, js, sole_call, subset_diff, unmapped
-from ._correlation import journal_correlation, own_calcom
+from ._correlation import own_calcom
 
 __all__ = ["check_calcom_requests"]
 
@@ -92,7 +92,7 @@ def check_calcom_requests(scenario: Scenario, evidence: Evidence, contract: Cont
         if not ok and n < low and misses:
             reason += f"; {len(misses)} other {item.endpoint} request(s) differ: {_mismatch(item, misses[0], event_type)}"
         ev = [{"method": e.method, "path": e.path, "query": e.query, "status": e.status,
-               "correlation_id": journal_correlation(e, contract)} for e in same[:10]]
+               "correlation_id": e.correlation(contract.correlation_header)} for e in same[:10]]
         out.append(CheckResult("calcom-requests", ok, reason, want, f"{n} matching of {len(same)} {item.endpoint}",
                                evidence=ev, call_id=call_id, correlation_id=corr))
     return out

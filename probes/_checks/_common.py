@@ -15,6 +15,7 @@ from typing import Any
 from .._contract import Contract
 from .._errors import UnmappedRole
 from .._evidence import AlertPost, CheckResult, Evidence, Exchange, LogLine
+from .._pii import excerpt
 from .._scenario import Scenario, Step
 
 __all__ = [
@@ -89,12 +90,6 @@ def unmapped(check: str, exc: UnmappedRole) -> CheckResult:
     """A not-observed result for an expectation in a role the target's contract does not map."""
     return not_observed(check, str(exc).split(" (set ")[0], f"set {exc.key} in the target profile",
                         expected="a role the contract maps", seen="unmapped")[0]
-
-
-def excerpt(text: str, limit: int = 120) -> str:
-    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def fmt_ms(value: float) -> str:

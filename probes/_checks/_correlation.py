@@ -27,7 +27,7 @@ from ._common import (
     side_ids,
     where,
 )
-from ._pii import caller_pii, redact_phones
+from .._pii import caller_pii, redact_phones
 
 __all__ = [
     "check_correlation_continuity",
@@ -36,7 +36,6 @@ __all__ = [
     "check_correlation_in_alerts",
     "check_correlation_in_calcom",
     "check_correlation_in_logs",
-    "journal_correlation",
     "own_calcom",
 ]
 
@@ -186,13 +185,6 @@ def check_correlation_in_alerts(scenario: Scenario, evidence: Evidence, contract
     return out
 
 
-def journal_correlation(entry: JournalEntry, contract: Contract) -> str | None:
-    """The correlation ID a Cal.com request carried, in the contract's header."""
-    header = contract.correlation_header.lower()
-    value = next((v for k, v in entry.headers.items() if k.lower() == header), None)
-    return value if value is not None else (entry.correlation_id if header == "x-correlation-id" else None)
-
-
 def _booking_call(entry: JournalEntry) -> str | None:
     meta = entry.body.get("metadata") if isinstance(entry.body, dict) else None
     value = meta.get("call_id") if isinstance(meta, dict) else None
@@ -204,7 +196,7 @@ def own_calcom(scenario: Scenario, evidence: Evidence, contract: Contract) -> li
     if not evidence.shared:
         return list(evidence.calcom)
     corrs, ids = our_correlation_ids(scenario, evidence, contract), call_ids(evidence)
-    return [e for e in evidence.calcom if journal_correlation(e, contract) in corrs or _booking_call(e) in ids]
+    return [e for e in evidence.calcom if e.correlation(contract.correlation_header) in corrs or _booking_call(e) in ids]
 
 
 def check_correlation_in_calcom(scenario: Scenario, evidence: Evidence, contract: Contract) -> list[CheckResult]:
@@ -220,7 +212,7 @@ def check_correlation_in_calcom(scenario: Scenario, evidence: Evidence, contract
     header = contract.correlation_header
     out = []
     for entry in own_calcom(scenario, evidence, contract):
-        carried = journal_correlation(entry, contract)
+        carried = entry.correlation(contract.correlation_header)
         ok = carried in allowed
         what = f"Cal.com {entry.method} {entry.path} ({entry.endpoint})"
         reason = f"{what} carried {header} {carried}" if carried else f"{what} carried no {header}"

@@ -15,7 +15,7 @@ from .._scenario import Scenario
 from .._spans import ErrorEvent
 from ._common import blind, call_correlation_id, call_ids, not_observed, sole_call
 from ._logs import count_text, find_leak
-from ._pii import caller_pii
+from .._pii import caller_pii
 
 __all__ = ["check_error_reported"]
 

@@ -152,13 +152,13 @@ def _result_diff(x: Exchange, got: Any, contract: Contract) -> str | None:
         if diff is not None:
             return diff
     if x.expect.synthetic_marked is not None:
-        path = contract.results.synthetic
-        if path is None:
+        marker = contract.results.synthetic
+        if marker is None:
             raise UnmappedRole("the contract names no synthetic marker of the inbound answer", key="contract.results.synthetic")
-        _, value = dig(got, path)
+        _, value = dig(got, marker)
         marked = value not in (None, False, "", 0) and str(value).lower() not in ("false", "0", "no")
         if marked != x.expect.synthetic_marked:
-            return f"expected {path} to mark the call as {'synthetic' if x.expect.synthetic_marked else 'not synthetic'}, got {js(value)}"
+            return f"expected {marker} to mark the call as {'synthetic' if x.expect.synthetic_marked else 'not synthetic'}, got {js(value)}"
     return None
 
 

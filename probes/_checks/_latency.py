@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .._evidence import CheckResult, Evidence, Exchange
-from .._profile import Contract
+from .._contract import Contract
 from .._scenario import Scenario
 from ._common import answered, call_correlation_id, fmt_ms
 

@@ -11,7 +11,7 @@ from .._errors import UnmappedRole
 from .._evidence import CheckResult, Evidence, LogLine
 from .._scenario import LogExpectation, Scenario
 from ._common import blind, call_correlation_id, excerpt, js, not_observed, own_logs, subset_diff, unmapped
-from ._pii import CallerPii, caller_pii, find_phone, find_utterance, mask_digits, redact_phones, walk_strings
+from .._pii import CallerPii, caller_pii, find_phone, find_utterance, mask_digits, redact_phones, walk_strings
 
 __all__ = ["check_log_pii", "check_log_present", "count_text", "find_leak", "matching_lines"]
 
@@ -91,7 +91,7 @@ def _present(item: LogExpectation, event: str, level: str | None, own: list[LogL
         if anonymous:
             reason += (f"; {len(anonymous)} line(s) with {event_field}={js(event)} name none of this run's calls "
                        f"(no {contract.log_field('call_id')} or {contract.log_field('correlation_id')} of ours)")
-    first = (matching or misses or [None])[0]
+    first = next(iter(matching or misses), None)
     record = first.record if first is not None else {}
     return CheckResult("log-present", ok, reason, want, f"{n} matching line(s)",
                        call_id=_str(record.get(contract.log_field("call_id"))),

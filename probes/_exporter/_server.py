@@ -48,7 +48,6 @@ from .._probeconfig import Module, ProbeConfig, Target
 from .._profile import TargetProfile
 from .._redact import Redactor
 from .._report import format_failure
-from .._reporters import profile_secrets
 from .._safety import refusal
 from .._timeline import build_timelines, timeline_to_text
 from ._history import History
@@ -214,7 +213,7 @@ class Exporter:
     def _debug(self, module: Module, target: Target, verdict: Verdict, profile: TargetProfile | None, measures: Measures,
                timeout: float, *, full: bool = True) -> str:
         """blackbox's debug output: the probe's log (failure text, timeline), the metrics, the module."""
-        red = Redactor.for_verdict(verdict, profile_secrets(profile) if profile is not None else [])
+        red = Redactor.for_verdict(verdict, profile.secret_values() if profile is not None else [])
         contract = profile.contract if profile is not None else None
         logs = red.text(format_failure(verdict)) + "\n"
         if full:

@@ -13,11 +13,21 @@ from ._http import endpoint_name
 from ._logs import GatewayLogStream, JsonLinesFile, log_line
 from ._logs_backends import ElasticsearchLogs, LokiLogs
 from ._metrics import MetricsScraper, parse_exposition
+from ._prometheus import AlertmanagerAPI, PrometheusAPI, parse_go_time
+from ._select import LogSource, TraceSource, error_source, log_source, trace_source
 from ._traces import JaegerQuery, SpanSink, TempoQuery
 from .base import CursorSource, MetricsSource
 from .collect import poll_until
 
 __all__ = [
+    "AlertmanagerAPI",
+    "LogSource",
+    "PrometheusAPI",
+    "TraceSource",
+    "error_source",
+    "log_source",
+    "parse_go_time",
+    "trace_source",
     "CalcomJournal",
     "CursorSource",
     "ElasticsearchLogs",

@@ -8,13 +8,14 @@ the where and why sends people to the wrong machine.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import httpx
 
+from .._bounded import MAX_SOURCE_BYTES, AnswerDeadline, read_answer, strict_json
 from .._errors import ObserverError
+from .._printable import clip
 
 __all__ = ["PagedReader", "endpoint_name", "expect_page", "request_json", "request_text"]
 
@@ -44,7 +45,11 @@ async def request_text(
     json_body: Any = None,
     timeout: float | None = None,
 ) -> str:
-    """The body of a 2xx answer; anything else is an ObserverError naming ``what`` and the endpoint."""
+    """The body of a 2xx answer; anything else is an ObserverError naming ``what`` and the endpoint.
+
+    The whole answer must arrive within ``timeout`` (default: the client's),
+    and at most :data:`~probes._bounded.MAX_SOURCE_BYTES` of it is read.
+    """
     where = f"{what} at {endpoint_name(url)}"
     kwargs: dict[str, Any] = {"params": params, "headers": headers}
     if json_body is not None:
@@ -52,27 +57,37 @@ async def request_text(
     if timeout is not None:
         kwargs["timeout"] = timeout
     try:
-        response = await client.request(method, url, **kwargs)
+        request = client.build_request(method, url, **kwargs)
+        answer = await read_answer(client, request, deadline_s=timeout or _client_deadline(client), max_bytes=MAX_SOURCE_BYTES,
+                                   body_for=lambda status: 200 <= status < 300)  # the body of a refusal is never shown
+    except AnswerDeadline as exc:
+        raise ObserverError(f"{where}: {exc}") from None
     except httpx.TimeoutException:
         raise ObserverError(f"{where}: no answer before the timeout") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ObserverError(f"{where}: cannot connect ({type(exc).__name__}: {exc})") from None
-    if response.status_code in (401, 403):
-        raise ObserverError(
-            f"{where}: answered {response.status_code}, the credentials were refused (check the bearer token)"
-        )
-    if not response.is_success:
-        raise ObserverError(f"{where}: answered {response.status_code}, expected 2xx")
-    return response.text
+    if answer.status in (401, 403):
+        raise ObserverError(f"{where}: answered {answer.status}, the credentials were refused (check the bearer token)")
+    if not 200 <= answer.status < 300:
+        raise ObserverError(f"{where}: answered {answer.status}, expected 2xx")
+    if answer.cut:
+        raise ObserverError(f"{where}: the answer is larger than {MAX_SOURCE_BYTES:,} bytes; callprobe read no further")
+    return answer.text
+
+
+def _client_deadline(client: httpx.AsyncClient) -> float:
+    """The longest of the client's per-phase timeouts, as a deadline for a whole request (10 s when it has none)."""
+    t = client.timeout
+    return max((v for v in (t.connect, t.read, t.write, t.pool) if v is not None), default=10.0)
 
 
 async def request_json(client: httpx.AsyncClient, method: str, url: str, *, what: str, **kwargs: Any) -> Any:
     """:func:`request_text`, parsed as JSON; a non-JSON answer is an ObserverError too."""
     text = await request_text(client, method, url, what=what, **kwargs)
     try:
-        return json.loads(text) if text else None
-    except ValueError:
-        raise ObserverError(f"{what} at {endpoint_name(url)}: the answer is not JSON ({text[:80]!r})") from None
+        return strict_json(text) if text else None
+    except ValueError as exc:
+        raise ObserverError(f"{what} at {endpoint_name(url)}: the answer is not JSON ({clip(str(exc), 80)}: {text[:80]!r})") from None
 
 
 def expect_page(data: Any, items_key: str, *, what: str, url: str) -> tuple[list[Any], int]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from .._bounded import MAX_SOURCE_BYTES, strict_json
 from .._errors import ObserverError
 from .._evidence import LogLine
 from ._http import PagedReader, expect_page, request_json
@@ -24,7 +25,7 @@ __all__ = ["GatewayLogStream", "JsonLinesFile", "log_line"]
 def log_line(raw: str, seen_at: float) -> LogLine:
     """A LogLine from one line of text; non-JSON (or non-object) lines get an empty record."""
     try:
-        parsed: Any = json.loads(raw)
+        parsed: Any = strict_json(raw)
     except ValueError:
         parsed = None
     return LogLine(seen_at=seen_at, record=parsed if isinstance(parsed, dict) else {}, raw=raw)
@@ -86,12 +87,14 @@ class JsonLinesFile:
                 size = os.fstat(handle.fileno()).st_size
                 start = after if 0 <= after <= size else 0
                 handle.seek(start)
-                data = handle.read()
+                data = handle.read(MAX_SOURCE_BYTES)  # a log that grew by gigabytes is read in steps, the rest next time
         except FileNotFoundError:
             return [], after
         except OSError as exc:
             raise ObserverError(f"log file {self.path}: cannot be read ({exc.strerror or exc})") from None
         complete = data[: data.rfind(b"\n") + 1]
+        if not complete and len(data) == MAX_SOURCE_BYTES:  # one line longer than a whole read: take it as it is
+            complete = data
         now = time.time()
         lines = [
             log_line(raw.decode("utf-8", errors="replace").rstrip("\r"), now)

@@ -51,6 +51,8 @@ def parse_prom_result(data: Any, where: str) -> list[PromSample]:
         raise ObserverError(f"{where}: the answer has no data.resultType ({str(data)[:120]})")
     kind, result = data["resultType"], data.get("result")
     if kind in ("scalar", "string"):
+        if not isinstance(result, list) or len(result) != 2:
+            raise ObserverError(f"{where}: a {kind} answer is not [time, value] ({str(result)[:120]})")
         ts, value = result
         return [PromSample({}, ((float(ts), _num(value)),))]
     out = []

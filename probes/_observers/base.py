@@ -10,6 +10,7 @@ probe or the checks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 from .._evidence import MetricsSnapshot
@@ -39,6 +40,6 @@ class CursorSource(Protocol[T_co]):
         """The cursor just past the newest item already present."""
         ...
 
-    async def read(self, after: int) -> tuple[list[T_co], int]:
+    async def read(self, after: int) -> tuple[Sequence[T_co], int]:
         """Items newer than ``after``, and the next cursor."""
         ...

@@ -31,7 +31,6 @@ from .._profile import load_profile
 from .._pushgateway import DEFAULT_JOB, PushKey, push_measures, write_textfile
 from .._redact import Redactor
 from .._report import format_failure, run_to_json, verdict_to_json
-from .._reporters import profile_secrets
 from .._safety import refusal
 from .._scenario import load_scenario
 from .._timeline import build_timelines, timeline_to_text
@@ -164,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                            live=Console(stderr=False) if args.live else None)
 
     def done(outcome: Outcome) -> None:
-        outcome.report = _report(outcome, profile_secrets(outcome.profile) if outcome.profile else [])
+        outcome.report = _report(outcome, outcome.profile.secret_values() if outcome.profile else [])
         print(_headline(outcome, target.name), flush=True)
         if outcome.report:
             print(outcome.report, flush=True)
@@ -188,8 +187,8 @@ def _write_outputs(args: argparse.Namespace, outcomes: list[Outcome], target: st
         for o in outcomes:
             if o.verdict is None:
                 continue
-            red = Redactor.for_verdict(o.verdict, profile_secrets(o.profile) if o.profile else [])
-            docs.append(red.value(verdict_to_json(o.verdict, target=target, first_attempt=o.first, attempts=o.attempts)))
+            red = Redactor.for_verdict(o.verdict, o.profile.secret_values() if o.profile else [])
+            docs.append(verdict_to_json(o.verdict, red, target=target, first_attempt=o.first, attempts=o.attempts))
         try:
             Path(args.json).write_text(json.dumps(run_to_json(docs, exit_code=code), indent=2, ensure_ascii=False), encoding="utf-8")
         except OSError as exc:

@@ -24,7 +24,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .._checks._telemetry import limits
+from .._checks import telemetry_limits as limits
 from .._plan import Plan
 from .._profile import TargetProfile
 from .._progress import MetricChange, ProbeEvent

@@ -29,7 +29,6 @@ from .._exitcodes import EXIT_FAILED, EXIT_HARNESS, EXIT_OK, EXIT_USAGE
 from .._probe import probe
 from .._probeconfig import Module, ProbeConfig, Target
 from .._profile import TargetProfile
-from .._reporters import profile_secrets
 from .._scenario import Scenario
 from ._live import LiveView
 
@@ -102,7 +101,7 @@ async def _attempt(config: ProbeConfig, target: Target, module: Module, settings
     timeout = settings.timeout if settings.timeout is not None else module.timeout
     started = time.time()
     async with config.lease(target) as profile:
-        view = LiveView(module.scenario, profile, tuple(profile_secrets(profile))) if settings.live is not None else None
+        view = LiveView(module.scenario, profile, tuple(profile.secret_values())) if settings.live is not None else None
         recorder.forward = view
         try:
             with view.shown(settings.live) if view is not None and settings.live is not None else contextlib.nullcontext():

@@ -17,13 +17,15 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 
-from .._evidence import Evidence
+if TYPE_CHECKING:
+    from ._evidence import Evidence
 
-__all__ = ["MIN_UTTERANCE", "CallerPii", "caller_pii", "find_phone", "find_utterance", "mask_digits", "redact_phones", "walk_strings"]
+__all__ = [
+    "excerpt","MIN_UTTERANCE", "CallerPii", "caller_pii", "find_phone", "find_utterance", "mask_digits", "redact_phones", "walk_strings"]
 
 MIN_UTTERANCE = 20
 _RUN = re.compile(r"\+?\d[\d\s().\-/]*\d")
@@ -41,6 +43,12 @@ def national_digits(number: str) -> str:
         return str(phonenumbers.parse(number if number.startswith("+") else f"+{number}").national_number)
     except phonenumbers.NumberParseException:
         return re.sub(r"\D", "", number)
+
+
+def excerpt(text: str, limit: int = 120) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def mask_digits(text: str, keep: int = 2) -> str:
