@@ -23,6 +23,7 @@ from ._errors import (
 from ._evidence import AlertPost, CheckResult, Evidence, Exchange, LogLine, MetricsSnapshot, Verdict
 from ._plan import Paths, Plan, PlannedCall, PlannedRequest, build_plan
 from ._probe import probe, probe_sync
+from ._progress import MetricChange, ProbeEvent
 from ._profile import Contract, TargetProfile, load_profile
 from ._report import format_failure, verdict_to_json
 from ._retell import CallSpec, StepSpec, render_call
@@ -47,6 +48,7 @@ __all__ = [
     "Fault",
     "JournalEntry",
     "LogLine",
+    "MetricChange",
     "MetricsSnapshot",
     "ObserverError",
     "Paths",
@@ -54,6 +56,7 @@ __all__ = [
     "PlannedCall",
     "PlannedRequest",
     "ProbeError",
+    "ProbeEvent",
     "RunOptions",
     "Scenario",
     "ScenarioError",

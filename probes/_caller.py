@@ -3,8 +3,15 @@
 Probes may run against production, so every value a synthetic call carries
 must be harmless if it leaks: phone numbers come only from ranges that are
 reserved for fiction (they can never ring a real subscriber), e-mail addresses
-only from the RFC 2606 example domains, and every call carries the synthetic
-marker so the gateway (and the people reading its logs) can tell it apart.
+only from ``callprobe.invalid`` (RFC 2606 reserves ``.invalid``: no mail can
+ever be delivered there), and every call carries the synthetic marker so the
+gateway (and the people reading its logs) can tell it apart.
+
+The e-mail domain is also the marker that survives into a real Cal.com
+booking: a gateway copies the caller's name, e-mail and phone into the
+booking's attendee, while call metadata may stay behind. No real caller can
+have an address under ``.invalid``, so ``callprobe janitor`` cancels exactly
+the bookings whose attendees all have one (:func:`is_synthetic_email`).
 
 The caller is a pure function of ``(seed, locale)``: faker is seeded per
 instance (never the global seed, which other libraries share), so the same
@@ -13,6 +20,7 @@ seed gives the same caller in every process.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -24,16 +32,17 @@ from ._errors import ConfigError
 
 __all__ = [
     "ALLOWED_LOCALES",
-    "EXAMPLE_DOMAINS",
+    "SYNTHETIC_EMAIL_DOMAIN",
     "SYNTHETIC_MARKER",
     "Caller",
     "is_fictional_number",
+    "is_synthetic_email",
     "make_caller",
 ]
 
 SYNTHETIC_MARKER = "callprobe"
 ALLOWED_LOCALES = ("de_DE", "en_US")
-EXAMPLE_DOMAINS = ("example.org", "example.com", "example.net")  # RFC 2606 §3
+SYNTHETIC_EMAIL_DOMAIN = "callprobe.invalid"  # RFC 2606 §2: ".invalid" never resolves
 
 # NANP: 555-0100 through 555-0199 are reserved for fictional use in every area
 # code (NANPA, "555 NXX line numbers"). Each area code carries its time zone so
@@ -102,8 +111,19 @@ def is_fictional_number(number: str) -> bool:
     return _FICTIONAL_RE.fullmatch(number or "") is not None
 
 
+def is_synthetic_email(address: str) -> bool:
+    """True when ``address`` is a synthetic caller's (its domain is :data:`SYNTHETIC_EMAIL_DOMAIN`).
+
+    Compared case-insensitively on the whole domain, so ``x@callprobe.invalid.example``
+    or ``x@notcallprobe.invalid`` are not synthetic.
+    """
+    _, at, domain = (address or "").strip().rpartition("@")
+    return bool(at) and domain.lower().rstrip(".") == SYNTHETIC_EMAIL_DOMAIN
+
+
+@functools.lru_cache(maxsize=1024)
 def make_caller(seed: int, locale: str = "en_US") -> Caller:
-    """The deterministic synthetic caller for ``(seed, locale)``."""
+    """The deterministic synthetic caller for ``(seed, locale)`` (kept: a scheduled probe makes the same caller every run)."""
     if locale not in ALLOWED_LOCALES:
         raise ConfigError(
             f"caller locale {locale!r} is not supported; use one of {', '.join(ALLOWED_LOCALES)}"
@@ -118,7 +138,6 @@ def make_caller(seed: int, locale: str = "en_US") -> Caller:
 
 def _build(fake: Faker, locale: str) -> Caller:
     first, last = fake.first_name(), fake.last_name()
-    domain = fake.random_element(EXAMPLE_DOMAINS)
     service = fake.random_element(_SERVICES[locale])
     company_id = "cmp_" + fake.hexify("^" * 8)
     if locale == "en_US":
@@ -138,7 +157,7 @@ def _build(fake: Faker, locale: str) -> Caller:
         first_name=first,
         last_name=last,
         name=f"{first} {last}",
-        email=f"{_mailbox(first)}.{_mailbox(last)}@{domain}",
+        email=f"{_mailbox(first)}.{_mailbox(last)}@{SYNTHETIC_EMAIL_DOMAIN}",
         phone=phone,
         practice_name=practice,
         practice_phone=practice_phone,

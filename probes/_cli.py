@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import ipaddress
 import json
 import math
 import os
-import re
 import signal
 import sys
 import threading
@@ -31,13 +29,17 @@ from ._scenario import load_scenario
 if TYPE_CHECKING:
     from mocks._serve import RunningServer
 
-__all__ = ["main", "scenario_path"]
+__all__ = ["main", "scenario_path", "start_server", "wait_for_signal"]
 
+from ._argtypes import listen_host as _host
+from ._argtypes import port as _port
 from ._exitcodes import EXIT_HARNESS, EXIT_USAGE
 # Fronts that live in subpackages add their subcommands here: each module has
 # ``add_commands(sub)``, and each command's ``func(args) -> int`` (a ProbeError is exit 2).
 COMMAND_MODULES: tuple[str, ...] = (
     "._load._cli",
+    "._run",
+    "._exporter",
 )
 ENV_ALERT_WEBHOOK = "CALLPROBE_ALERT_WEBHOOK_URL"
 ENV_CALCOM_API_KEY = "CALCOM_API_KEY"
@@ -46,8 +48,6 @@ ENV_SENTRY_DSN = "CALLPROBE_SENTRY_DSN"
 # a start outside these bounds cannot be planned (Python's dates end in 9999).
 START_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 START_LATEST = datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC)
-_HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?",
-                        re.ASCII)
 
 
 def scenario_path(name: str) -> Path:
@@ -121,7 +121,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_for_signal() -> None:
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM (the servers' foreground)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -129,7 +130,7 @@ def _wait_for_signal() -> None:
         pass
 
 
-def _start(app: Any, host: str, port: int = 0) -> RunningServer:
+def start_server(app: Any, host: str, port: int = 0) -> RunningServer:
     """``serve_in_thread``, with an address it cannot listen on as a ProbeError (one line, exit 2)."""
     from mocks._serve import serve_in_thread
 
@@ -140,10 +141,10 @@ def _start(app: Any, host: str, port: int = 0) -> RunningServer:
 
 
 def _serve_forever(app: Any, host: str, port: int, banner: Callable[[str], str]) -> int:
-    server = _start(app, host, port)
+    server = start_server(app, host, port)
     print(banner(server.url), file=sys.stderr, flush=True)
     try:
-        _wait_for_signal()
+        wait_for_signal()
     finally:
         mock = getattr(app.state, "mock", None)
         if mock is not None:
@@ -197,7 +198,7 @@ def _run_gateway(args: argparse.Namespace, extra: dict[str, RunningServer]) -> i
     from mocks.sinks import create_otlp_app, create_sentry_app, create_sink_app
 
     def embed(name: str, app: Any) -> RunningServer:
-        extra[name] = _start(app, args.host)
+        extra[name] = start_server(app, args.host)
         return extra[name]
 
     self_contained = args.calcom_url is None
@@ -231,27 +232,6 @@ def _run_gateway(args: argparse.Namespace, extra: dict[str, RunningServer]) -> i
         return "\n".join(lines)
 
     return _serve_forever(create_app(config), args.host, args.port, banner)
-
-
-def _port(text: str) -> int:
-    """A TCP port for argparse: 0 (any free port) to 65535."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is outside 0-65535")
-    return port
-
-
-def _host(text: str) -> str:
-    """An address to listen on for argparse: an IP address or a host name (resolved when binding)."""
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        if not _HOST_NAME.fullmatch(text):
-            raise argparse.ArgumentTypeError(f"{text!r} is not an IP address or host name") from None
-    return text
 
 
 def _seconds(text: str) -> float:

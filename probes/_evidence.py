@@ -193,6 +193,8 @@ class Evidence:
     spans: list[Span] = field(default_factory=list)
     error_events: list[ErrorEvent] = field(default_factory=list)
     cleanup: list[Exchange] = field(default_factory=list)
+    booked: list[str] = field(default_factory=list)  # uids of the bookings the probe's calls made
+    cleanup_left: list[str] = field(default_factory=list)  # uids of bookings the cleanup could not cancel
     started_at: float = 0.0
     finished_at: float = 0.0
     notes: list[str] = field(default_factory=list)

@@ -150,6 +150,9 @@ class TimingGate:
 
     async def _take(self, cond: asyncio.Condition, owner: object) -> None:
         """Wait for the CPU work in flight, and for the requests in flight up to ``drain_s``."""
+        if self._idle() and self._waiting_io == 0:  # free: no task and timer for a wait that would end at once
+            self._owner, self._depth = owner, 1
+            return
         self._waiting += 1
         try:
             try:

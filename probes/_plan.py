@@ -10,6 +10,7 @@ the slots the gateway offered.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -216,7 +217,9 @@ def _request(
     return out
 
 
+@functools.cache
 def _version() -> str:
+    """callprobe's version, read once: package metadata costs a millisecond or two per read (a scheduled probe's budget)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._contract import Contract
-from ._defaults import DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
+from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_KEY, ENV_METRICS_TOKEN, ENV_RETELL_API_KEY
 from ._errors import ConfigError
 from ._plan import Paths
 from ._printable import clip
@@ -162,10 +162,17 @@ class TargetProfile(_Model):
     prometheus_url: str | None = Field(default=None, description="stack mode: a Prometheus scraping this target (job gateway)")
     alertmanager_url: str | None = Field(default=None, description="stack mode: the Alertmanager that Prometheus sends to")
     alert_receiver_url: str | None = Field(default=None, description="stack mode: the Alertmanager webhook receiver's messages API")
+    production: bool = Field(default=False, description="real callers share this target: only scenarios marked production: safe may run")
+    calcom_api_url: str | None = Field(default=None, description="the Cal.com API the target books in (https://api.cal.com): "
+                                       "cleanup and callprobe janitor; default calcom_mock_url")
+    calcom_api_key_env: str = Field(default="CALCOM_API_KEY", description="environment variable holding that API's key (Bearer)")
+    cleanup: Literal["gateway", "calcom"] = Field(
+        default="gateway", description="cancel what a probe booked through the gateway's cancel_appointment (falling back to "
+                                       "the Cal.com API when it is configured) or through the Cal.com API alone")
     load: LoadPolicy = Field(default_factory=LoadPolicy, description="load runs (callprobe load): allowed hosts and rate cap")
 
     _url = _urls("base_url", "metrics_url", "alert_sink_url", "calcom_mock_url", "prometheus_url", "alertmanager_url",
-                 "alert_receiver_url")
+                 "alert_receiver_url", "calcom_api_url")
 
     @field_validator("request_timeout_s", "telemetry_deadline_s", "quiet_period_s")
     @classmethod
@@ -176,11 +183,21 @@ class TargetProfile(_Model):
 
     @property
     def resolved_metrics_url(self) -> str | None:
+        if self.metrics_url is None and "metrics_url" in self.model_fields_set:
+            return None  # written as null: the target has no metrics endpoint to read
         return self.metrics_url if self.metrics_url is not None else f"{self.base_url.rstrip('/')}/api/metrics"
 
     @property
     def resolved_log_url(self) -> str:
         return self.logs.url or f"{self.base_url.rstrip('/')}/api/logs"
+
+    @property
+    def resolved_calcom_api_url(self) -> str | None:
+        return self.calcom_api_url or self.calcom_mock_url
+
+    def calcom_api_key(self) -> str | None:
+        """The Cal.com API key (``calcom_api_key_env``; the embedded demo key with ``demo_secrets``), or None."""
+        return os.environ.get(self.calcom_api_key_env) or (DEMO_CALCOM_API_KEY if self.demo_secrets else None)
 
     def secrets(self) -> Secrets:
         key = os.environ.get(self.retell_api_key_env) or (DEMO_RETELL_API_KEY if self.demo_secrets else "")
@@ -189,7 +206,7 @@ class TargetProfile(_Model):
         token = os.environ.get(self.metrics_token_env) if self.metrics_token_env else None
         if token is None and self.demo_secrets:
             token = DEMO_METRICS_TOKEN
-        return Secrets(retell_api_key=key, metrics_token=token)
+        return Secrets(retell_api_key=key, metrics_token=token, calcom_api_key=self.calcom_api_key())
 
     def secret_values(self) -> list[str]:
         """The resolved secret values (none when unset), for a redactor to mask wherever they appear."""
@@ -202,17 +219,18 @@ class TargetProfile(_Model):
 class Secrets:
     """Keys resolved from the environment; ``repr`` never shows them."""
 
-    __slots__ = ("metrics_token", "retell_api_key")
+    __slots__ = ("calcom_api_key", "metrics_token", "retell_api_key")
 
-    def __init__(self, *, retell_api_key: str, metrics_token: str | None) -> None:
+    def __init__(self, *, retell_api_key: str, metrics_token: str | None, calcom_api_key: str | None = None) -> None:
         self.retell_api_key = retell_api_key
         self.metrics_token = metrics_token
+        self.calcom_api_key = calcom_api_key
 
     def __repr__(self) -> str:
-        return "Secrets(retell_api_key=[redacted], metrics_token=[redacted])"
+        return "Secrets(retell_api_key=[redacted], metrics_token=[redacted], calcom_api_key=[redacted])"
 
     def values(self) -> list[str]:
-        return [v for v in (self.retell_api_key, self.metrics_token) if v]
+        return [v for v in (self.retell_api_key, self.metrics_token, self.calcom_api_key) if v]
 
 
 def load_profile(path: str | Path) -> TargetProfile:
@@ -245,10 +263,11 @@ def profile_from_env(environ: dict[str, str] | None = None) -> TargetProfile | N
         return None
     logs: dict[str, Any] = {"kind": "file", "path": env["CALLPROBE_LOG_FILE"]} if env.get("CALLPROBE_LOG_FILE") else {}
     try:
+        metrics = {"metrics_url": env["CALLPROBE_METRICS_URL"]} if env.get("CALLPROBE_METRICS_URL") else {}  # unset: the default
         return TargetProfile.model_validate({
             "name": "env",
             "base_url": url,
-            "metrics_url": env.get("CALLPROBE_METRICS_URL"),
+            **metrics,
             "logs": logs,
             "alert_sink_url": env.get("CALLPROBE_ALERT_SINK_URL"),
             "calcom_mock_url": env.get("CALLPROBE_CALCOM_MOCK_URL"),

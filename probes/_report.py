@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from ._evidence import CheckResult, Evidence, Exchange, Verdict
+from ._measures import failure_reason
 from ._printable import clip, printable
 from ._redact import Redactor, redact_headers
 
-__all__ = ["describe_exception", "format_failure", "jsonable", "verdict_to_json"]
+__all__ = ["VERDICT_SCHEMA_VERSION", "describe_exception", "format_failure", "jsonable", "run_to_json", "verdict_to_json"]
 
+# The JSON verdict's schema. 1: + schema_version, reason, target, cleanup, attempts and first_attempt (callprobe run --retries).
+VERDICT_SCHEMA_VERSION = 1
 _OUR_DIRS = tuple(str(Path(__file__).resolve().parent.parent / d) for d in ("probes", "mocks"))
 MAX_FRAMES = 12
 
@@ -178,20 +181,31 @@ def _result(r: CheckResult) -> dict[str, Any]:
     }
 
 
-def verdict_to_json(verdict: Verdict, redactor: Redactor | None = None) -> dict[str, Any]:
-    """A JSON-ready dict of the verdict: results, exchanges and evidence counts, every string redacted.
+def verdict_to_json(verdict: Verdict, redactor: Redactor | None = None, *, target: str | None = None,
+                    first_attempt: Verdict | None = None, attempts: int = 1) -> dict[str, Any]:
+    """A JSON-ready dict of the verdict: results, exchanges, cleanup and evidence counts, every string redacted.
 
-    ``redactor`` should know the profile's secret values (default: patterns and the calls' phone numbers only).
+    Every front writes this one form (``callprobe run --json``, the exporter's
+    history). ``redactor`` should know the profile's secret values (default:
+    patterns and the calls' phone numbers only). With retries, ``attempts``
+    says how many ran and ``first_attempt`` keeps the first one's verdict
+    beside the final one.
     """
     red = redactor or Redactor.for_verdict(verdict)
-    return red.value(_verdict_dict(verdict))  # type: ignore[no-any-return]
+    doc = _verdict_dict(verdict, target, attempts)
+    if first_attempt is not None:
+        doc["first_attempt"] = _verdict_dict(first_attempt, target, 1)
+    return red.value(doc)  # type: ignore[no-any-return]
 
 
-def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
+def _verdict_dict(verdict: Verdict, target: str | None, attempts: int) -> dict[str, Any]:
     ev = verdict.evidence
-    return {
+    doc: dict[str, Any] = {
+        "schema_version": VERDICT_SCHEMA_VERSION,
         "scenario": verdict.scenario,
+        "target": target,
         "passed": verdict.passed,
+        "reason": failure_reason(verdict),
         "checks": len(verdict.results),
         "failed": len(verdict.failures),
         "failed_checks": sorted(verdict.failed_checks()),
@@ -199,6 +213,15 @@ def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
         "run": {"run_id": ev.plan.run_id, "seed": ev.plan.seed, "started_at": ev.started_at, "finished_at": ev.finished_at},
         "results": [_result(r) for r in verdict.results],
         "exchanges": [_exchange(x) for x in ev.exchanges],
+        "cleanup": {"booked": list(ev.booked), "left": list(ev.cleanup_left), "cancellations": [_exchange(x) for x in ev.cleanup]},
         "observed": {"log_lines": len(ev.logs), "alerts": len(ev.alerts), "calcom_requests": len(ev.calcom)},
         "notes": list(ev.notes),
+        "attempts": attempts,
     }
+    return doc
+
+
+def run_to_json(verdicts: list[dict[str, Any]], *, exit_code: int) -> dict[str, Any]:
+    """What ``callprobe run --json`` writes: every scenario's :func:`verdict_to_json`, and the run's exit code."""
+    return {"schema_version": VERDICT_SCHEMA_VERSION, "passed": all(v["passed"] for v in verdicts), "exit_code": exit_code,
+            "verdicts": verdicts}

@@ -631,6 +631,8 @@ def _event_payload(call: _Call, step: StepSpec, ts: int, ended: dict[str, Any]) 
 
 def render_call(spec: CallSpec, steps: Sequence[StepSpec]) -> list[RenderedStep]:
     """Every step's payload, in the order given (one :class:`RenderedStep` per step)."""
+    if not steps:
+        return []  # a call of plain HTTP steps only (a liveness probe): no story to tell
     call = _prepare(spec, steps)
     ended = call.ended() if any(s.kind in ("call_ended", "call_analyzed") for s in steps) else {}
     out: list[RenderedStep] = []

@@ -26,12 +26,16 @@ from ._errors import ScenarioError, UnmappedRole
 from ._evidence import Exchange
 from ._gate import OPEN, Gate
 from ._plan import Plan, PlannedCall, PlannedRequest, resolve_args_from, signature_header
+from ._progress import Listener, emit
 from ._redact import redact_headers
 from ._retell import StepSpec, render_call
 from ._signing import SIGNATURE_HEADER, now_ms
 from ._wire import dumps
 
-__all__ = ["RunOptions", "booked_uid", "cancel_bookings", "cancel_request", "run_plan"]
+__all__ = ["CLEANUP_REASON", "RunOptions", "booked_uid", "booked_uids", "cancel_bookings", "cancel_confirmed", "cancel_request",
+           "run_plan", "transport_error"]
+
+CLEANUP_REASON = "callprobe synthetic call cleanup"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class RunOptions:
     contract: Contract = field(default_factory=Contract)
     gate: Gate = OPEN  # shared with probes running concurrently (see probes._gate)
     timed: bool = False  # each request goes out alone through the gate
+    listener: Listener | None = None  # told about each request and answer as it happens (probes._progress)
 
 
 @dataclass
@@ -76,7 +81,15 @@ async def _send(client: httpx.AsyncClient, req: PlannedRequest, body: str, opts:
         request = client.build_request(req.method, opts.base_url.rstrip("/") + req.path, content=body.encode() or None, headers=headers)
     except (httpx.InvalidURL, httpx.HTTPError, ValueError) as exc:
         return _finish(base, time.perf_counter(), error=f"cannot send: {type(exc).__name__}: {exc}")
-    async with opts.gate.hold(opts.timed, owner=req.call_id):
+    emit(opts.listener, "request", base)
+    exchange = await _exchange(client, request, base, limit, opts)
+    emit(opts.listener, "response", exchange)
+    return exchange
+
+
+async def _exchange(client: httpx.AsyncClient, request: httpx.Request, base: Exchange, limit: float | None,
+                    opts: RunOptions) -> Exchange:
+    async with opts.gate.hold(opts.timed, owner=base.call_id):
         started = time.perf_counter()
         try:
             answer = await asyncio.wait_for(_answer(client, request, opts), timeout=limit)
@@ -87,8 +100,23 @@ async def _send(client: httpx.AsyncClient, req: PlannedRequest, body: str, opts:
         except httpx.TimeoutException:
             return _finish(base, started, error=f"no answer within {opts.timeout_s:g} s (timeout)")
         except httpx.HTTPError as exc:
-            return _finish(base, started, error=f"{type(exc).__name__}: {exc or 'connection failed'}")
+            return _finish(base, started, error=transport_error(exc))
         return _finish(base, started, answer=answer)
+
+
+def transport_error(exc: BaseException) -> str:
+    """``ConnectError: All connection attempts failed (ConnectionResetError)``: the error and, when it hides it, its root cause.
+
+    httpx reports a refused and a reset connection alike; the OS error at the
+    bottom of the chain tells them apart (and a report should say which).
+    """
+    text = f"{type(exc).__name__}: {exc or 'connection failed'}"
+    root: BaseException = exc
+    while (below := root.__cause__ or root.__context__) is not None and below is not root:
+        root = below
+    if root is not exc and isinstance(root, OSError) and type(root) is not OSError:
+        text += f" ({type(root).__name__})"
+    return text
 
 
 async def _answer(client: httpx.AsyncClient, request: httpx.Request, opts: RunOptions) -> Answer:
@@ -105,7 +133,8 @@ def _finish(base: Exchange, started: float, *, answer: Answer | None = None, err
                    error=too_big)
 
 
-async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, opts: RunOptions, t0: float) -> list[Exchange]:
+async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, opts: RunOptions, t0: float,
+                    record: list[Exchange] | None) -> list[Exchange]:
     state = _CallState(call=call)
     order = sorted(call.requests, key=lambda r: (r.send_at_s, r.step_index, r.delivery))
     tasks: dict[tuple[int, int], asyncio.Task[Exchange]] = {}
@@ -116,6 +145,8 @@ async def _run_call(client: httpx.AsyncClient, plan: Plan, call: PlannedCall, op
             await asyncio.sleep(delay)  # replay pacing: the call's own timeline, compressed
         previous = asyncio.create_task(_after(previous, _deliver(client, plan, state, req, opts, tasks)))
         tasks[(req.step_index, req.delivery)] = previous
+        if record is not None:
+            previous.add_done_callback(lambda t: _record(t, record))
     return list(await asyncio.gather(*tasks.values()))
 
 
@@ -157,6 +188,12 @@ async def _deliver(
     return exchange
 
 
+def _record(task: asyncio.Task[Exchange], record: list[Exchange]) -> None:
+    """Keep a finished exchange at once, so a probe stopped halfway still knows what it booked."""
+    if not task.cancelled() and task.exception() is None:
+        record.append(task.result())
+
+
 def _unsent(state: _CallState, req: PlannedRequest, reason: str) -> Exchange:
     state.answers[req.step.label] = None
     state.finished(req.step_index).set()
@@ -167,10 +204,15 @@ def _unsent(state: _CallState, req: PlannedRequest, reason: str) -> Exchange:
     )
 
 
-async def run_plan(plan: Plan, client: httpx.AsyncClient, opts: RunOptions) -> list[Exchange]:
-    """Replay every call of ``plan`` concurrently; return the exchanges in send order."""
+async def run_plan(plan: Plan, client: httpx.AsyncClient, opts: RunOptions, record: list[Exchange] | None = None) -> list[Exchange]:
+    """Replay every call of ``plan`` concurrently; return the exchanges in send order.
+
+    ``record`` receives each exchange the moment it is complete: if the run is
+    cancelled (a deadline, SIGTERM) it holds what was answered so far, which
+    is what the cleanup needs to cancel the bookings already made.
+    """
     t0 = time.monotonic()
-    per_call = await asyncio.gather(*(_run_call(client, plan, c, opts, t0) for c in plan.calls))
+    per_call = await asyncio.gather(*(_run_call(client, plan, c, opts, t0, record) for c in plan.calls))
     return sorted((x for xs in per_call for x in xs), key=lambda x: x.sent_at)
 
 
@@ -185,8 +227,8 @@ def booked_uid(answer: Any, contract: Contract) -> str | None:
     return str(uid) if booked is True and isinstance(uid, str | int) and str(uid) else None
 
 
-def _booked_uids(exchanges: list[Exchange], extra: Sequence[tuple[int, str]], contract: Contract) -> list[tuple[int, str]]:
-    """(call index, uid) of every booking an answer reports, plus ``extra``."""
+def booked_uids(exchanges: Sequence[Exchange], extra: Sequence[tuple[int, str]], contract: Contract) -> list[tuple[int, str]]:
+    """(call index, uid) of every booking an answer reports, plus ``extra`` (e.g. one the Cal.com journal shows)."""
     out = list(extra)
     for x in exchanges:
         uid = booked_uid(x.response_json, contract) if x.kind == "function" else None
@@ -202,23 +244,32 @@ def cancel_request(plan: Plan, call: PlannedCall, uid: str, api_key: str) -> tup
     the voice agent would send it; every front that books cleans up with it.
     """
     at = max((s.at_s for s in call.steps), default=0.0) + 1.0
-    args = {"booking_uid": uid, "reason": "callprobe synthetic call cleanup"}
+    args = {"booking_uid": uid, "reason": CLEANUP_REASON}
     step = StepSpec(kind="function", at_s=at, function="cancel_appointment", args=args)
     body = dumps(render_call(call.spec, (*call.steps, step))[-1].payload)
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", api_key, now_ms()) or ""}
     return plan.paths.function.replace("{name}", "cancel_appointment"), body, headers
 
 
-async def cancel_bookings(
-    plan: Plan, exchanges: list[Exchange], client: httpx.AsyncClient, opts: RunOptions, extra: Sequence[tuple[int, str]] = ()
-) -> list[Exchange]:
-    """Leave nothing behind: cancel, through the gateway, every booking the probe made.
+def cancel_confirmed(exchange: Exchange, contract: Contract) -> bool:
+    """The gateway answered a cleanup cancellation with its ``cancelled`` result field true."""
+    if exchange.status is None or not 200 <= exchange.status < 300:
+        return False
+    try:
+        _, cancelled = dig(exchange.response_json, contract.result_field("cancelled"))
+    except UnmappedRole:
+        return False
+    return cancelled is True
 
-    ``extra`` adds (call index, uid) pairs the answers do not show, such as a
-    booking the gateway completed after the caller hung up.
+
+async def cancel_bookings(plan: Plan, bookings: Sequence[tuple[int, str]], client: httpx.AsyncClient,
+                          opts: RunOptions) -> list[Exchange]:
+    """Leave nothing behind: cancel each (call index, uid) through the gateway's own ``cancel_appointment``.
+
+    One cleanup exchange per booking, in order (:func:`booked_uids` finds them; :mod:`probes._cleanup` decides).
     """
     done: list[Exchange] = []
-    for call_index, uid in _booked_uids(exchanges, extra, opts.contract):
+    for call_index, uid in bookings:
         call = plan.calls[call_index]
         path, body, headers = cancel_request(plan, call, uid, opts.api_key)
         url = opts.base_url.rstrip("/") + path
@@ -227,13 +278,13 @@ async def cancel_bookings(
             status, text = answer.status, answer.text
         except (httpx.HTTPError, AnswerDeadline) as exc:
             status, text = None, str(exc) if isinstance(exc, AnswerDeadline) else f"{type(exc).__name__}"
-        done.append(
-            Exchange(
-                call_index=call_index, call_id=call.call_id, step_index=-1, step="cleanup: cancel_appointment", delivery=1,
-                kind="cleanup", method="POST", path=path,
-                request_headers=redact_headers(headers), request_body=body, sent_at=time.time(),
-                expect=call.requests[0].step.expect.model_copy(update={"status": None, "body": None}),
-                status=status, response_body=text if status is not None else "", error=None if status else text,
-            )
+        exchange = Exchange(
+            call_index=call_index, call_id=call.call_id, step_index=-1, step="cleanup: cancel_appointment", delivery=1,
+            kind="cleanup", method="POST", path=path,
+            request_headers=redact_headers(headers), request_body=body, sent_at=time.time(),
+            expect=call.requests[0].step.expect.model_copy(update={"status": None, "body": None}),
+            status=status, response_body=text if status is not None else "", error=None if status else text,
         )
+        emit(opts.listener, "cleanup", exchange)
+        done.append(exchange)
     return done

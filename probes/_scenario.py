@@ -337,6 +337,8 @@ class Scenario(_Model):
     feature: str | None = None
     story: str | None = None
     caller: CallerSpec = Field(default_factory=CallerSpec)
+    production: Literal["safe", "unsafe"] = Field(
+        default="unsafe", description="safe: may run against a target profile marked production: true (callprobe run, exporter)")
     calls: int = Field(default=1, ge=1, le=100, description="identical calls placed concurrently")
     runs: int = Field(default=1, ge=1, le=1000, description="repetitions, for percentile SLAs")
     time_scale: float = Field(default=0.01, gt=0, le=1, description="1 = real time; 0.01 = 100x faster")

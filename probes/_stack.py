@@ -117,8 +117,10 @@ class Stack:
     later with :meth:`set_target`, which reloads Prometheus).
     """
 
-    def __init__(self, *, receiver_url: str, target: ScrapeTarget | None = None, contract: Contract | None = None) -> None:
+    def __init__(self, *, receiver_url: str, target: ScrapeTarget | None = None, contract: Contract | None = None,
+                 extra_scrape: tuple[dict[str, object], ...] = ()) -> None:
         self.receiver_url = receiver_url
+        self.extra_scrape = extra_scrape  # more scrape jobs, e.g. a callprobe exporter's /probe (blackbox-style relabelling)
         self.target = target
         self.contract = contract or Contract()
         self.processes: dict[str, StackProcess] = {}
@@ -159,7 +161,9 @@ class Stack:
         paths = {k: require_binary(v) for k, v in BINARIES.items()}
         self._dir = Path(tempfile.mkdtemp(prefix="callprobe-stack-"))
         try:
-            self._spawn("pushgateway", [paths["pushgateway"]])
+            # Debian's build persists to /var/lib/prometheus/pushgateway.data by default: a session must not
+            # inherit the last one's pushes (a stale failed probe would page), so memory only.
+            self._spawn("pushgateway", [paths["pushgateway"], "--persistence.file="])
             self._spawn("alertmanager", [paths["alertmanager"], *self._alertmanager_args()])
             self._write_prometheus_config(self._free_prometheus_port())
             self._spawn("prometheus", [paths["prometheus"], *self._prometheus_args()])
@@ -217,6 +221,7 @@ class Stack:
                 token_file.chmod(0o600)
                 job["authorization"] = {"type": "Bearer", "credentials_file": str(token_file)}
             scrape.insert(0, job)
+        scrape += [dict(job) for job in self.extra_scrape]
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
             "rule_files": ["rules.yml"],

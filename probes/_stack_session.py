@@ -12,8 +12,10 @@ from __future__ import annotations
 from mocks._serve import RunningServer, serve_in_thread
 from mocks.sinks import create_alertmanager_receiver_app
 
-from ._errors import ConfigError
+from ._errors import ConfigError, ProbeError
+from ._evidence import Verdict
 from ._profile import TargetProfile
+from ._pushgateway import PushKey, push_verdict
 from ._stack import ScrapeTarget, Stack
 
 __all__ = ["StackSession"]
@@ -51,6 +53,19 @@ class StackSession:
             "alertmanager_url": self.stack.alertmanager_url,
             "alert_receiver_url": f"{self.receiver.url}/api/messages",
         })
+
+    def push(self, verdict: Verdict, profile: TargetProfile) -> None:
+        """Push the verdict to the stack's Pushgateway, as a scheduled ``callprobe run --push`` would.
+
+        So the shipped ``CallprobeProbeFailing`` rule is fed by real runs; a push
+        that fails is a note on the verdict, not a failure of the scenario.
+        """
+        if self.stack is None:
+            return
+        try:
+            push_verdict(self.stack.pushgateway_url, verdict, PushKey(probe=verdict.scenario, target=profile.name, location="pytest"))
+        except ProbeError as exc:
+            verdict.evidence.notes.append(f"stack mode: {exc}")
 
     def close(self) -> None:
         if self.stack is not None:

@@ -11,6 +11,7 @@ counter delta on a shared gateway would count the neighbour's calls.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -114,9 +115,13 @@ class Targets:
 
             return leased
         profile = self.for_item()
+        stack = self._stack
 
         async def fixed(gate: TimingGate) -> Outcome:
-            return await probe(scenario, profile, seed=seed, gate=gate), profile
+            verdict = await probe(scenario, profile, seed=seed, gate=gate)
+            if stack is not None:  # stack mode: every verdict also reaches the Pushgateway, as a scheduled probe's would
+                await asyncio.to_thread(stack.push, verdict, profile)
+            return verdict, profile
 
         return fixed
 

@@ -21,12 +21,26 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ._calcom import JournalEntry
 from ._contract import Contract
-from ._evidence import CheckResult, Evidence, Exchange, Verdict
+from ._evidence import AlertPost, CheckResult, Evidence, Exchange, Verdict
 from ._printable import clip, printable
 from ._redact import Redactor
 
-__all__ = ["KINDS", "CallTimeline", "TimelineEntry", "build_timelines", "timeline_to_html", "timeline_to_json", "timeline_to_text"]
+__all__ = [
+    "KINDS",
+    "CallTimeline",
+    "TimelineEntry",
+    "alert_summary",
+    "build_timelines",
+    "calcom_summary",
+    "log_summary",
+    "request_summary",
+    "response_summary",
+    "timeline_to_html",
+    "timeline_to_json",
+    "timeline_to_text",
+]
 
 KINDS = ("request", "response", "calcom", "log", "metric", "alert", "span")
 _ORDER = {k: i for i, k in enumerate(KINDS)}
@@ -97,21 +111,30 @@ def _breached(x: Exchange, results: list[CheckResult]) -> bool:
     return any(r.check == "latency-sla" and not r.passed and r.call_id == x.call_id and r.step == x.step for r in results)
 
 
+def request_summary(x: Exchange) -> str:
+    """``POST /api/retell/webhook (call_started)``: one request as the timeline names it."""
+    return f"{x.method} {x.path} ({x.step}" + (f", delivery {x.delivery}" if x.delivery > 1 else "") + ")"
+
+
+def response_summary(x: Exchange, breach: bool) -> str:
+    """``call_started: 204 in 3.1 ms`` (or the error), with the step's SLA when it was breached."""
+    what = x.error or f"{x.status} in {x.latency_ms or 0:.1f} ms"
+    if breach and x.expect.within_ms is not None:
+        what += f" — SLA breach (limit {x.expect.within_ms:g} ms)"
+    return f"{x.step}: {what}"
+
+
 def _exchange_entries(exchanges: list[Exchange], results: list[CheckResult]) -> list[tuple[float, str, str, bool, dict[str, Any]]]:
     out: list[tuple[float, str, str, bool, dict[str, Any]]] = []
     for x in exchanges:
-        label = f"{x.method} {x.path} ({x.step}" + (f", delivery {x.delivery}" if x.delivery > 1 else "") + ")"
-        out.append((x.sent_at, "request", label, False, {"step": x.step, "delivery": x.delivery, "kind": x.kind}))
+        out.append((x.sent_at, "request", request_summary(x), False, {"step": x.step, "delivery": x.delivery, "kind": x.kind}))
         breach = _breached(x, results)
         detail = {"step": x.step, "status": x.status, "latency_ms": _ms(x.latency_ms), "server_ms": x.server_ms,
                   "within_ms": x.expect.within_ms, "error": x.error, "abandoned": x.abandoned}
         if x.latency_ms is None and x.error is None:
             continue
         done = x.sent_at + (x.latency_ms or 0) / 1000
-        what = x.error or f"{x.status} in {x.latency_ms:.1f} ms"
-        if breach and x.expect.within_ms is not None:
-            what += f" — SLA breach (limit {x.expect.within_ms:g} ms)"
-        out.append((done, "response", f"{x.step}: {what}", breach, detail))
+        out.append((done, "response", response_summary(x, breach), breach, detail))
     return out
 
 
@@ -124,17 +147,35 @@ def _calcom_entries(ev: Evidence, call_id: str, cids: set[str], single: bool,
         mine = carried in cids or (isinstance(meta, dict) and meta.get("call_id") == call_id)
         if not (mine or (single and not ev.shared)):
             continue
-        status = "no answer (hung)" if e.status == 0 else str(e.status)
-        fault = f", fault {e.fault}" if e.fault else ""
         detail = {"endpoint": e.endpoint, "status": e.status, "duration_ms": e.duration_ms, "fault": e.fault,
                   "correlation_id": carried, "traceparent": e.traceparent}
-        out.append((e.at, "calcom", f"Cal.com {e.method} {e.path} ({e.endpoint}) → {status}{fault}", False, detail))
+        out.append((e.at, "calcom", calcom_summary(e), False, detail))
         if e.traceparent:
             parts = e.traceparent.split("-")
             if len(parts) == 4:
                 out.append((e.at, "span", f"span {parts[2]} of trace {parts[1]} (Cal.com {e.endpoint})", False,
                             {"trace_id": parts[1], "span_id": parts[2]}))
     return out
+
+
+def calcom_summary(e: JournalEntry) -> str:
+    """``Cal.com POST /v2/bookings (bookings.create) → 201``, with a scripted fault when there was one."""
+    status = "no answer (hung)" if e.status == 0 else str(e.status)
+    fault = f", fault {e.fault}" if e.fault else ""
+    return f"Cal.com {e.method} {e.path} ({e.endpoint}) → {status}{fault}"
+
+
+def log_summary(record: dict[str, Any], contract: Contract) -> str:
+    """``[INFO] booking_created: appointment booked``, in the target's log field names; notes a missing correlation ID."""
+    f = {role: contract.log_field(role) for role in ("correlation_id", "level", "event", "message")}
+    summary = f"[{record.get(f['level'], '?')}] {record.get(f['event'], '?')}: {record.get(f['message'], '')}".rstrip(": ")
+    if not record.get(f["correlation_id"]):
+        summary += f" (no {f['correlation_id']})"
+    return summary
+
+
+def alert_summary(alert: AlertPost) -> str:
+    return f"alert: {alert.headline()}"
 
 
 def _log_time(record: Any, fallback: float, field: str) -> float:
@@ -155,10 +196,7 @@ def _log_entries(ev: Evidence, call_id: str, cids: set[str], single: bool,
         rec = dict(line.record)
         if not (rec.get(f["call_id"]) == call_id or rec.get(f["correlation_id"]) in cids or (single and not ev.shared)):
             continue
-        summary = f"[{rec.get(f['level'], '?')}] {rec.get(f['event'], '?')}: {rec.get(f['message'], '')}".rstrip(": ")
-        if not rec.get(f["correlation_id"]):
-            summary += f" (no {f['correlation_id']})"
-        out.append((_log_time(rec, line.seen_at, f["timestamp"]), "log", summary, False, rec))
+        out.append((_log_time(rec, line.seen_at, f["timestamp"]), "log", log_summary(rec, contract), False, rec))
     return out
 
 
@@ -168,7 +206,7 @@ def _alert_entries(ev: Evidence, call_id: str, cids: set[str], single: bool) -> 
         text = alert.text
         if not ((single and not ev.shared) or call_id in text or any(c in text for c in cids)):
             continue
-        out.append((alert.seen_at, "alert", f"alert: {alert.headline()}", False, {"payload": dict(alert.payload)}))
+        out.append((alert.seen_at, "alert", alert_summary(alert), False, {"payload": dict(alert.payload)}))
     return out
 
 

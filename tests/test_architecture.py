@@ -16,13 +16,14 @@ import pytest
 # probes' layers, bottom to top: a module imports only from its own layer or the ones below.
 LAYERS: dict[str, set[str]] = {
     "wire formats": {"_errors", "_signing", "_wire", "_caller", "_retell", "_dialogue", "_calcom", "_defaults", "_exitcodes",
-                     "_printable", "_yaml", "_bounded", "_tls"},
-    "description": {"_scenario", "_contract", "_plan", "_profile", "_rules"},
-    "evidence": {"_evidence", "_spans", "_pii", "_redact"},
-    "engine": {"_runner", "_observers", "_checks", "_gate", "_pool", "_stack"},
+                     "_printable", "_yaml", "_bounded", "_argtypes", "_tls"},
+    "description": {"_scenario", "_contract", "_plan", "_profile", "_rules", "_safety"},
+    "evidence": {"_evidence", "_spans", "_pii", "_redact", "_progress", "_deadline"},
+    "engine": {"_runner", "_observers", "_checks", "_gate", "_pool", "_stack", "_bookings", "_cleanup"},
     "pipeline": {"_probe", "_stack_watch"},
-    "reporters": {"_report", "_timeline", "_allure", "_categories", "_allure_render", "_pushgateway"},
-    "fronts": {"_cli", "plugin", "_embedded", "_stack_session", "_targets", "_reporters", "__init__", "_load"},
+    "reporters": {"_report", "_timeline", "_allure", "_categories", "_allure_render", "_pushgateway", "_measures"},
+    "fronts": {"_cli", "plugin", "_embedded", "_stack_session", "_targets", "_reporters", "__init__", "_load", "_probeconfig", "_run",
+               "_exporter"},
 }
 RANK = {module: n for n, modules in enumerate(LAYERS.values()) for module in modules}
 WIRE = LAYERS["wire formats"]
@@ -210,3 +211,16 @@ def test_only_locust_modules_import_locust(path: Path) -> None:
     engine = {m for m in _modules(path) if m.split(".")[0] in ("locust", "gevent", "geventhttpclient")}
     allowed = path.parent.name == "_load" and path.stem.startswith("_locust")
     assert allowed or not engine, f"{path} imports {sorted(engine)}"
+
+
+PIPELINE = {"_plan", "_runner", "_probe", "_progress", "_deadline", "_cleanup", "_bookings", "_measures", "_safety", "_report",
+            "_pushgateway", "_evidence", "_timeline"}
+SCHEDULED_FRONTS = ("probes._run", "probes._exporter", "probes._probeconfig", "probes._cli", "probes.plugin")
+
+
+@pytest.mark.parametrize("path", [p for p in _py("probes") if p.parent.name in ("probes", "_observers", "_checks")
+                                  and (p.stem in PIPELINE or p.parent.name != "probes")], ids=str)
+def test_the_pipeline_imports_no_front(path: Path) -> None:
+    """Data flows one way: fronts subscribe to the pipeline's events (probes._progress); the pipeline never imports them."""
+    bad = {m for m in _modules(path) if any(m == f or m.startswith(f + ".") for f in SCHEDULED_FRONTS)}
+    assert not bad, f"{path} imports {sorted(bad)}"

@@ -7,7 +7,14 @@ import re
 
 import pytest
 
-from probes._caller import ALLOWED_LOCALES, EXAMPLE_DOMAINS, SYNTHETIC_MARKER, is_fictional_number, make_caller
+from probes._caller import (
+    ALLOWED_LOCALES,
+    SYNTHETIC_EMAIL_DOMAIN,
+    SYNTHETIC_MARKER,
+    is_fictional_number,
+    is_synthetic_email,
+    make_caller,
+)
 from probes._errors import ConfigError
 
 SEEDS = range(200)
@@ -46,7 +53,7 @@ def test_unknown_locale_is_a_config_error_naming_the_choices() -> None:
 
 
 @pytest.mark.parametrize("locale", ALLOWED_LOCALES)
-def test_all_numbers_fictional_and_emails_on_example_domains(locale: str) -> None:
+def test_all_numbers_fictional_and_emails_on_the_synthetic_domain(locale: str) -> None:
     for seed in SEEDS:
         c = make_caller(seed, locale)
         assert is_fictional_number(c.phone), (seed, c.phone)
@@ -54,7 +61,22 @@ def test_all_numbers_fictional_and_emails_on_example_domains(locale: str) -> Non
         assert c.phone != c.practice_phone, seed
         m = _EMAIL.fullmatch(c.email)
         assert m is not None, (seed, c.email)
-        assert m.group("domain") in EXAMPLE_DOMAINS, (seed, c.email)
+        assert m.group("domain") == SYNTHETIC_EMAIL_DOMAIN and is_synthetic_email(c.email), (seed, c.email)
+
+
+@pytest.mark.parametrize(("address", "synthetic"), [
+    ("jane.doe@callprobe.invalid", True),
+    ("Jane.Doe@CallProbe.INVALID", True),
+    ("jane@callprobe.invalid.", True),
+    ("jane.doe@example.org", False),
+    ("jane@notcallprobe.invalid", False),
+    ("jane@callprobe.invalid.example.com", False),
+    ("callprobe.invalid", False),
+    ("", False),
+    ("4915112345678@sms.cal.com", False),
+])
+def test_synthetic_email_is_the_whole_domain(address: str, synthetic: bool) -> None:
+    assert is_synthetic_email(address) is synthetic
 
 
 def test_locale_specific_fields() -> None:

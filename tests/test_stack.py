@@ -25,7 +25,7 @@ from probes._checks._stack_alerts import fault_to_alert_s
 from probes._embedded import EmbeddedWorld
 from probes._errors import ConfigError
 from probes._observers import parse_exposition
-from probes._pushgateway import delete_verdict, push_verdict
+from probes._pushgateway import PushKey, delete_verdict, push_verdict
 from probes._stack import Stack, port_open
 from probes._stack_session import StackSession
 
@@ -134,22 +134,24 @@ def test_pushed_failing_verdict_reaches_alertmanager(stacked: tuple[TargetProfil
     assert session.stack is not None
     failing = Verdict(scenario="callprobe-selftest", results=[*verdict.results[:1]], evidence=verdict.evidence)
     failing.results[0] = type(failing.results[0])(check="step-status", passed=False, reason="forced", expected="x", seen="y")
-    push_verdict(session.stack.pushgateway_url, failing)
+    key = PushKey(probe="callprobe-selftest", target="selftest", location="ci")
+    push_verdict(session.stack.pushgateway_url, failing, key)
     try:
         pushed = parse_exposition(httpx.get(f"{session.stack.pushgateway_url}/metrics", timeout=5).text, time.time())
-        ours = {"job": "callprobe", "scenario": "callprobe-selftest"}
+        ours = {"job": "callprobe", "probe": "callprobe-selftest", "target": "selftest", "location": "ci"}
         assert pushed.label_sets("callprobe_probe_success") and pushed.value("callprobe_probe_success", ours) == 0
-        assert pushed.value("callprobe_check_success", {**ours, "check": "step-status"}) == 0
-        assert pushed.label_sets("callprobe_probe_duration_seconds")
+        assert pushed.value("callprobe_probe_check_success", {**ours, "check": "step-status"}) == 0
+        assert pushed.value("callprobe_probe_failure_info", {**ours, "reason": "wrong_answer"}) == 1
+        assert pushed.label_sets("callprobe_probe_duration_seconds") and pushed.label_sets("push_time_seconds")
 
         def firing() -> bool:
             alerts = httpx.get(f"{session.stack.alertmanager_url}/api/v2/alerts", timeout=5).json()  # type: ignore[union-attr]
-            return any(a["labels"].get("alertname") == "CallprobeProbeFailing" and a["labels"].get("scenario") == "callprobe-selftest"
+            return any(a["labels"].get("alertname") == "CallprobeProbeFailing" and a["labels"].get("probe") == "callprobe-selftest"
                        for a in alerts)
 
         wait_for("CallprobeProbeFailing in Alertmanager", firing, 15)
     finally:
-        delete_verdict(session.stack.pushgateway_url, "callprobe-selftest")
+        delete_verdict(session.stack.pushgateway_url, key)
     text = httpx.get(f"{session.stack.pushgateway_url}/metrics", timeout=5).text
     assert "callprobe-selftest" not in text
 

@@ -70,7 +70,7 @@ def test_not_observed_checks_push_no_success_gauge() -> None:
     ev = evidence(s)
     ev.finished_at = T0 + 1
     registry = verdict_registry(Verdict("unit", run_checks(s, ev, Contract()), ev))
-    checks = {sample.labels["check"] for m in registry.collect() if m.name == "callprobe_check_success" for sample in m.samples}
+    checks = {sample.labels["check"] for m in registry.collect() if m.name == "callprobe_probe_check_success" for sample in m.samples}
     assert "metric-cardinality" in checks and "promql" not in checks
 
 
