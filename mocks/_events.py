@@ -35,9 +35,9 @@ from starlette.routing import Route
 from mocks._input import BadInput, strict_int
 
 __all__ = [
+    "CURSOR_MESSAGE",
     "DEFAULT_CAPACITY",
     "DEFAULT_PAGE_LIMIT",
-    "CURSOR_MESSAGE",
     "EventStore",
     "cursor_route",
     "parse_cursor",

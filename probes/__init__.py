@@ -23,8 +23,8 @@ from ._errors import (
 from ._evidence import AlertPost, CheckResult, Evidence, Exchange, LogLine, MetricsSnapshot, Verdict
 from ._plan import Paths, Plan, PlannedCall, PlannedRequest, build_plan
 from ._probe import probe, probe_sync
-from ._progress import MetricChange, ProbeEvent
 from ._profile import Contract, TargetProfile, load_profile
+from ._progress import MetricChange, ProbeEvent
 from ._report import format_failure, verdict_to_json
 from ._retell import CallSpec, StepSpec, render_call
 from ._runner import RunOptions, run_plan

@@ -84,7 +84,8 @@ def _labels(scenario: Scenario, first_failure: CheckResult | None) -> None:
 
     allure.dynamic.title(scenario.name)
     allure.dynamic.severity(allure.severity_level(scenario.severity))
-    for setter, value in ((allure.dynamic.epic, scenario.epic), (allure.dynamic.feature, scenario.feature), (allure.dynamic.story, scenario.story)):
+    for setter, value in ((allure.dynamic.epic, scenario.epic), (allure.dynamic.feature, scenario.feature),
+                          (allure.dynamic.story, scenario.story)):
         if value:
             setter(value)
     # Markers already become tags: allure-pytest converts the item's pytest marks.
@@ -100,7 +101,8 @@ def _exchange_step(x: Exchange, results: list[CheckResult], red: Redactor) -> No
     with _Step(red.text(title), {"status": status, "latency_ms": latency, "kind": x.kind}) as step:
         if failed or x.error:
             step.failure = red.text("; ".join(f"[{r.check}] {r.reason}" for r in failed) or str(x.error))
-        _attach(_json({"method": x.method, "path": x.path, "headers": red.headers(x.request_headers), "body": _body(x.request_body, red)}), "request")
+        _attach(_json({"method": x.method, "path": x.path, "headers": red.headers(x.request_headers),
+                       "body": _body(x.request_body, red)}), "request")
         _attach(_json({"status": x.status, "latency_ms": x.latency_ms, "server_ms": x.server_ms, "error": x.error,
                        "headers": red.headers(x.response_headers), "body": _body(x.response_body, red)}), "response")
 

@@ -25,7 +25,8 @@ __all__ = ["ALLURE_PACKAGE", "render_report", "strip_external_scripts"]
 
 ALLURE_PACKAGE = "allure@3"
 _EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']https?://[^\"']*[\"'][^>]*>\s*</script>", re.I)
-_GTAG_INLINE = re.compile(r"<script\b[^>]*>(?:(?!</script>)[\s\S])*?(?:googletagmanager|gtag\(|dataLayer)(?:(?!</script>)[\s\S])*</script>", re.I)
+_GTAG_INLINE = re.compile(r"<script\b[^>]*>(?:(?!</script>)[\s\S])*?(?:googletagmanager|gtag\(|dataLayer)"
+                          r"(?:(?!</script>)[\s\S])*</script>", re.I)
 
 
 def strip_external_scripts(page: str) -> str:

@@ -25,13 +25,8 @@ __all__ = [
     "API_VERSION_SLOTS",
     "BOOKING_IN_PAST_MESSAGE",
     "BOOKING_WINDOW_MESSAGE",
-    "CalcomRule",
-    "CalcomScript",
-    "Endpoint",
-    "Fault",
     "INTERNAL_ERROR_MESSAGE",
     "INVALID_API_KEY_MESSAGE",
-    "JournalEntry",
     "MAX_DELAY_MS",
     "MAX_RETRY_AFTER_S",
     "MAX_TIMES",
@@ -41,6 +36,11 @@ __all__ = [
     "SEATS_FULL_MESSAGE",
     "SLOT_TAKEN_MESSAGE",
     "SLOT_TAKEN_TEAM_MESSAGE",
+    "CalcomRule",
+    "CalcomScript",
+    "Endpoint",
+    "Fault",
+    "JournalEntry",
 ]
 
 API_VERSION_SLOTS = "2024-09-04"

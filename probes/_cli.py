@@ -34,6 +34,7 @@ __all__ = ["main", "scenario_path", "start_server", "wait_for_signal"]
 from ._argtypes import listen_host as _host
 from ._argtypes import port as _port
 from ._exitcodes import EXIT_HARNESS, EXIT_USAGE
+
 # Fronts that live in subpackages add their subcommands here: each module has
 # ``add_commands(sub)``, and each command's ``func(args) -> int`` (a ProbeError is exit 2).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -265,7 +266,8 @@ def _parser() -> argparse.ArgumentParser:
     plan.set_defaults(func=_cmd_plan)
 
     rules = sub.add_parser("rules", help="print the shipped Prometheus alert rules in a target's words")
-    rules.add_argument("--target", default=None, metavar="PROFILE", help="target profile whose contract names the metrics (default: the contract's defaults)")
+    rules.add_argument("--target", default=None, metavar="PROFILE",
+                       help="target profile whose contract names the metrics (default: the contract's defaults)")
     rules.add_argument("-o", "--output", default=None, metavar="FILE", help="write the rules to FILE instead of stdout")
     rules.set_defaults(func=_cmd_rules)
 
@@ -295,7 +297,8 @@ def _parser() -> argparse.ArgumentParser:
     gw.add_argument("--log-file", default=None, help="also write JSON log lines to this file")
     gw.add_argument("--otlp-endpoint", default=None, metavar="URL",
                     help="export spans over OTLP/HTTP to URL/v1/traces (error reports: CALLPROBE_SENTRY_DSN)")
-    gw.add_argument("--alert-cooldown", type=_seconds, default=300.0, metavar="SECONDS", help="silence per alert group after an alert (default 300)")
+    gw.add_argument("--alert-cooldown", type=_seconds, default=300.0, metavar="SECONDS",
+                    help="silence per alert group after an alert (default 300)")
     gw.add_argument("--defect", action="append", default=[], metavar="NAME", help="seed a defect (repeatable)")
     gw.add_argument("--list-defects", action="store_true", help="list the seeded defects and exit")
     gw.set_defaults(func=_cmd_gateway)

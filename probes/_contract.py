@@ -31,12 +31,12 @@ from ._errors import UnmappedRole
 __all__ = [
     "DEFAULTS",
     "Contract",
-    "dig",
-    "render_promql",
     "LabelMap",
     "MetricMap",
     "Series",
     "StatusSet",
+    "dig",
+    "render_promql",
 ]
 
 
@@ -393,7 +393,8 @@ def _matcher(contract: Contract, role: str, m: re.Match[str]) -> str | None:
     label_role, op, value = m["label"], m["op"], m["value"]
     label = contract.metric(role).labels.get(label_role)
     if label is None:
-        raise UnmappedRole(f"label {label_role!r} is not a label role of metric {role!r}", key=f"contract.metrics.{role}.labels.{label_role}")
+        raise UnmappedRole(f"label {label_role!r} is not a label role of metric {role!r}",
+                           key=f"contract.metrics.{role}.labels.{label_role}")
     if label.name is None:
         return None
     if label.open or (op in ("=~", "!~") and not _WORDS.match(value)):

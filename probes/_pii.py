@@ -25,7 +25,16 @@ if TYPE_CHECKING:
     from ._evidence import Evidence
 
 __all__ = [
-    "excerpt","MIN_UTTERANCE", "CallerPii", "caller_pii", "find_phone", "find_utterance", "mask_digits", "redact_phones", "walk_strings"]
+    "MIN_UTTERANCE",
+    "CallerPii",
+    "caller_pii",
+    "excerpt",
+    "find_phone",
+    "find_utterance",
+    "mask_digits",
+    "redact_phones",
+    "walk_strings",
+]
 
 MIN_UTTERANCE = 20
 _RUN = re.compile(r"\+?\d[\d\s().\-/]*\d")

@@ -154,7 +154,8 @@ class TargetProfile(_Model):
     alert_sink_url: str | None = Field(default=None, description="the sink's messages API (GET …/api/messages)")
     calcom_mock_url: str | None = Field(default=None, description="admin API base of the Cal.com mock the target uses")
     contract: Contract = Field(default_factory=Contract)
-    shared: bool = Field(default=False, description="the target serves other traffic too: counter deltas are lower bounds (docs/contract.md)")
+    shared: bool = Field(default=False,
+                         description="the target serves other traffic too: counter deltas are lower bounds (docs/contract.md)")
     request_timeout_s: float = Field(default=10.0, gt=0)
     telemetry_deadline_s: float = Field(default=5.0, gt=0, description="how long to wait for logs, metrics and alerts")
     quiet_period_s: float = Field(default=0.6, ge=0, description="how long to watch for alerts that must not come")

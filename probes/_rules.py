@@ -67,4 +67,5 @@ def compress_rules(text: str) -> str:
             rule["expr"] = _DURATION.sub(lambda m: f"[{m.group(1)}s]", str(rule["expr"]))
             if "for" in rule and (m := _FOR.match(str(rule["for"]))):
                 rule["for"] = f"{m.group(1)}s"
-    return "# callprobe stack mode: time-compressed copy of the shipped rules (minutes become seconds)\n" + yaml.safe_dump(data, sort_keys=False)
+    return ("# callprobe stack mode: time-compressed copy of the shipped rules (minutes become seconds)\n"
+            + yaml.safe_dump(data, sort_keys=False))

@@ -32,8 +32,8 @@ __all__ = [
     "MetricExpectation",
     "PromqlExpectation",
     "Scenario",
-    "Step",
     "StackAlertExpectation",
+    "Step",
     "StepExpectation",
     "TelemetryExpectation",
     "TraceExpectation",
@@ -107,7 +107,8 @@ class Step(_Model):
 
     event: EventName | None = None
     function: str | None = None
-    http: str | None = Field(default=None, description="a plain, unsigned request: a path role of the profile (health, ready) or a literal path (/…)")
+    http: str | None = Field(default=None,
+                             description="a plain, unsigned request: a path role of the profile (health, ready) or a literal path (/…)")
     name: str | None = Field(default=None, description="step name used in reports and args_from")
     at: float = Field(default=0.0, ge=-MAX_STORY_S, le=MAX_STORY_S)
     send_at: float | None = Field(default=None, ge=0, le=MAX_STORY_S,

@@ -242,7 +242,8 @@ class Stack:
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > until:
-                    raise ConfigError(f"{BINARIES[proc.name]} on 127.0.0.1:{proc.port} not ready within {deadline_s:.0f} s: {proc.log_tail()}")
+                    raise ConfigError(f"{BINARIES[proc.name]} on 127.0.0.1:{proc.port} not ready within {deadline_s:.0f} s: "
+                                      f"{proc.log_tail()}")
                 time.sleep(0.05)  # polling /-/ready against a deadline
 
     def set_target(self, target: ScrapeTarget, contract: Contract | None = None) -> None:

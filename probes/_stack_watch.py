@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 
 from ._checks import promql_holds, stack_alert_holds, substitute_window
-from ._evidence import AlertPost, Evidence, PromqlEvaluation, StackAlertSeen
 from ._contract import Contract, render_promql
 from ._errors import ObserverError, UnmappedRole
+from ._evidence import AlertPost, Evidence, PromqlEvaluation, StackAlertSeen
 from ._observers import AlertmanagerAPI, PrometheusAPI, SlackSink, parse_go_time, poll_until
 from ._scenario import PromqlExpectation, Scenario
 

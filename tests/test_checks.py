@@ -11,9 +11,9 @@ import pytest
 from probes._calcom import JournalEntry
 from probes._checks import CHECK_NAMES, TELEMETRY_CHECKS, run_checks, subset_diff
 from probes._checks._latency import nearest_rank
-from probes._pii import find_phone, mask_digits, national_digits, redact_phones
 from probes._evidence import AlertPost, CheckResult, Evidence, Exchange, LogLine, MetricsSnapshot, series_key
 from probes._observers import parse_exposition
+from probes._pii import find_phone, mask_digits, national_digits, redact_phones
 from probes._plan import Plan, PlannedRequest, build_plan
 from probes._profile import Contract
 from probes._scenario import Scenario, parse_scenario

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_checks import ALL_SOURCES, CORR, T0, call_logs, make_evidence, make_scenario
 
 from probes import load_scenario
 from probes._checks import run_checks
@@ -15,7 +16,6 @@ from probes._contract import DEFAULTS, Contract, render_promql
 from probes._errors import UnmappedRole
 from probes._evidence import AlertPost, Evidence, MetricsSnapshot, Verdict
 from probes._scenario import Scenario
-from test_checks import ALL_SOURCES, CORR, T0, call_logs, make_evidence, make_scenario
 
 DOC = Path("docs/contract.md").read_text(encoding="utf-8")
 CATALOGUE = [load_scenario(p) for p in sorted(Path("scenarios").glob("*.yaml"))]
@@ -58,7 +58,7 @@ def test_unknown_and_null_roles_name_the_profile_key() -> None:
     with pytest.raises(UnmappedRole, match=r"contract\.metrics\.refunds\.name"):
         c.series("refunds", {})
     assert c.status("signature_rejected").allows(403) and not c.status("signature_rejected").allows(200)
-    with pytest.raises(ValueError, match="statuses.webhook: 'two' is neither"):
+    with pytest.raises(ValueError, match=r"statuses.webhook: 'two' is neither"):
         Contract.model_validate({"statuses": {"webhook": ["two"]}})
 
 

@@ -373,7 +373,7 @@ def test_public_names_are_pinned() -> None:
 
 
 def test_unknown_defect_is_a_config_error_naming_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="no-such-defect.*known defects: .*slow-path"):
+    with pytest.raises(ConfigError, match=r"no-such-defect.*known defects: .*slow-path"):
         GatewayConfig(retell_api_key=KEY, defects=frozenset({"no-such-defect"}))
     assert GatewayConfig(retell_api_key=KEY, defects=frozenset(DEFECTS)).defects == frozenset(DEFECTS)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from probes._evidence import CheckResult, Evidence, MetricsSnapshot, Verdict
-from probes._contract import Contract
-from probes._checks import run_checks
-from probes._report import format_failure, verdict_to_json
 from test_checks import CORR, make_evidence, make_scenario
+
+from probes._checks import run_checks
+from probes._contract import Contract
+from probes._evidence import CheckResult, Evidence, MetricsSnapshot, Verdict
+from probes._report import format_failure, verdict_to_json
 
 
 def failing_verdict() -> Verdict:

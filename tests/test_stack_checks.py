@@ -8,15 +8,15 @@ from typing import Any
 from probes._checks import run_checks
 from probes._checks._promql import substitute_window
 from probes._checks._traces import client_spans_of
+from probes._contract import Contract
 from probes._evidence import CheckResult, Evidence, PromqlEvaluation, StackAlertSeen, Verdict
 from probes._observers import parse_exposition
 from probes._observers._prometheus import parse_go_time, parse_prom_result
 from probes._plan import build_plan
-from probes._contract import Contract
 from probes._pushgateway import verdict_registry
 from probes._report import format_failure, verdict_to_json
-from probes._spans import Span
 from probes._scenario import Scenario, parse_scenario
+from probes._spans import Span
 
 T0 = 1767369600.0
 STEPS = [{"event": "call_started"}]

@@ -53,7 +53,7 @@ class Envelope:
 
         try:
             await self.app(scope, receive, stamped)
-        except Exception as exc:  # noqa: BLE001 - the answer must still carry the ID
+        except Exception as exc:
             self._crashed(state["request_id"], type(exc).__name__)
             if not started:
                 body = json.dumps({"detail": "internal error"}).encode()

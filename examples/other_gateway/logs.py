@@ -26,7 +26,7 @@ class JsonLog:
     """Appends JSON lines to ``path``; ``delay_s`` > 0 is the late-logs defect (a background writer)."""
 
     def __init__(self, path: Path, *, delay_s: float = 0.0) -> None:
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the app's life
+        self._file = open(path, "a", encoding="utf-8")
         self._lock = threading.Lock()
         self._delay = delay_s
         self._queue: queue.Queue[tuple[float, str] | None] = queue.Queue()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["DEFECTS", "DEFAULT_TEST_NUMBERS", "Settings"]
+__all__ = ["DEFAULT_TEST_NUMBERS", "DEFECTS", "Settings"]
 
 #: Seeded defects: each breaks exactly one promise, so callprobe can prove its checks catch it.
 DEFECTS: dict[str, str] = {

@@ -19,7 +19,7 @@ from .calcom import Booked, CalendarFailure, Refused, Taken
 if TYPE_CHECKING:
     from .app import Gateway, RequestContext
 
-__all__ = ["TOOLS", "MAX_OPTIONS"]
+__all__ = ["MAX_OPTIONS", "TOOLS"]
 
 MAX_OPTIONS = 5  # more than five times read out on the phone is noise
 _UID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

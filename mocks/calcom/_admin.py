@@ -15,11 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from probes._calcom import CalcomScript
-
 from mocks._events import cursor_route
 from mocks._input import BadInput, TooLarge, load_json, read_body
 from mocks.calcom._mock import CalcomMock
+from probes._calcom import CalcomScript
 
 __all__ = ["admin_routes"]
 

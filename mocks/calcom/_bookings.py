@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from mocks._input import strict_int
+from mocks.calcom._http import ApiError, ApiRequest, ApiResponse, success
+from mocks.calcom._render import booking_output, video_url
+from mocks.calcom._state import Attendee, Booking, Calendar, EventTypeConfig, new_uid
+from mocks.calcom._time import parse_iso
+from mocks.calcom._validate import parse_body, validate_cancel, validate_create, validate_reschedule
 from probes._calcom import (
     BOOKING_IN_PAST_MESSAGE,
     BOOKING_WINDOW_MESSAGE,
@@ -21,13 +27,6 @@ from probes._calcom import (
     SEATS_FULL_MESSAGE,
     SLOT_TAKEN_MESSAGE,
 )
-
-from mocks._input import strict_int
-from mocks.calcom._http import ApiError, ApiRequest, ApiResponse, success
-from mocks.calcom._render import booking_output, video_url
-from mocks.calcom._state import Attendee, Booking, Calendar, EventTypeConfig, new_uid
-from mocks.calcom._time import parse_iso
-from mocks.calcom._validate import parse_body, validate_cancel, validate_create, validate_reschedule
 
 __all__ = [
     "Ctx",

@@ -18,6 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from mocks.calcom import _bookings as bookings
+from mocks.calcom import _slots as slots
+from mocks.calcom import _v1 as v1
+from mocks.calcom._bookings import Ctx
+from mocks.calcom._http import ApiError, ApiRequest, ApiResponse, error_response
+from mocks.calcom._state import Calendar
 from probes._calcom import (
     API_VERSION_BOOKINGS,
     API_VERSION_BOOKINGS_2026,
@@ -26,13 +32,6 @@ from probes._calcom import (
     INVALID_API_KEY_MESSAGE,
     NO_AUTH_MESSAGE,
 )
-
-from mocks.calcom import _bookings as bookings
-from mocks.calcom import _slots as slots
-from mocks.calcom import _v1 as v1
-from mocks.calcom._bookings import Ctx
-from mocks.calcom._http import ApiError, ApiRequest, ApiResponse, error_response
-from mocks.calcom._state import Calendar
 
 __all__ = ["API_VERSIONS", "Route", "classify", "credential", "handle", "normalize", "resolve"]
 

@@ -19,6 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mocks._events import DEFAULT_CAPACITY, EventStore
+from mocks._input import BadInput, load_json
+from mocks.calcom._handlers import classify, credential, handle, normalize
+from mocks.calcom._http import ApiError, ApiRequest, ApiResponse, error_response, html_gateway_page, json_response
+from mocks.calcom._render import booking_output
+from mocks.calcom._state import Calendar, EventTypeConfig
 from probes._calcom import (
     BOOKING_WINDOW_MESSAGE,
     INTERNAL_ERROR_MESSAGE,
@@ -32,13 +38,6 @@ from probes._calcom import (
     Fault,
     JournalEntry,
 )
-
-from mocks._events import DEFAULT_CAPACITY, EventStore
-from mocks._input import BadInput, load_json
-from mocks.calcom._handlers import classify, credential, handle, normalize
-from mocks.calcom._http import ApiError, ApiRequest, ApiResponse, error_response, html_gateway_page, json_response
-from mocks.calcom._render import booking_output
-from mocks.calcom._state import Calendar, EventTypeConfig
 
 __all__ = ["CalcomMock", "Outcome"]
 
@@ -135,7 +134,7 @@ class CalcomMock:
     def script(self) -> CalcomScript:
         """The rules with the ``times`` still left."""
         with self._lock:
-            return CalcomScript(rules=[r.model_copy(update={"times": left}) for r, left in zip(self._rules, self._left)])
+            return CalcomScript(rules=[r.model_copy(update={"times": left}) for r, left in zip(self._rules, self._left, strict=True)])
 
     def journal(self, after: int = 0) -> list[JournalEntry]:
         """Every entry still kept with ``seq > after``, oldest first (in-process readers; HTTP reads page)."""

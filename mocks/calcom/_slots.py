@@ -9,14 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from probes._calcom import NO_AUTH_MESSAGE
-
 from mocks._input import strict_int
 from mocks.calcom._bookings import Ctx
 from mocks.calcom._http import ApiError, ApiResponse, success
 from mocks.calcom._render import event_type_output, slots_available_output, slots_output
 from mocks.calcom._state import EventTypeConfig, Slot
 from mocks.calcom._time import parse_iso, parse_iso_end, zone
+from probes._calcom import NO_AUTH_MESSAGE
 
 __all__ = ["MAX_SLOT_RANGE_DAYS", "event_type_by_id", "event_types", "find_event_type", "slot_range",
            "slots_2024_09_04", "slots_available"]

@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from probes._calcom import BOOKING_IN_PAST_MESSAGE
-
 from mocks._input import BadInput, load_json
 from mocks.calcom._bookings import Ctx, check_bookable
 from mocks.calcom._http import ApiError, ApiResponse, json_response
@@ -19,6 +17,7 @@ from mocks.calcom._render import slots_v1_output, v1_booking_output, video_url
 from mocks.calcom._slots import find_event_type, slot_range
 from mocks.calcom._state import Attendee, Booking, new_uid
 from mocks.calcom._time import parse_iso
+from probes._calcom import BOOKING_IN_PAST_MESSAGE
 
 __all__ = ["v1_cancel", "v1_create", "v1_get", "v1_slots"]
 

@@ -133,7 +133,8 @@ class Alerter:
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent: list[Alert] = []
 
-    def notify(self, *, error_type: str, endpoint: str, severity: str, message: str, correlation_id: str | None, call_id: str | None) -> Alert | None:
+    def notify(self, *, error_type: str, endpoint: str, severity: str, message: str,
+               correlation_id: str | None, call_id: str | None) -> Alert | None:
         """Record an error; when the policy fires, schedule the post and return the alert."""
         if not self._enabled:
             return None

@@ -7,12 +7,12 @@ call_id + start; the first successful result is returned for both.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from ._defects import Defect
 from ._calcom_client import BOOKINGS_VERSION, CalcomFailure
 from ._calendar import fetch_slots, report_failure
+from ._defects import Defect
 from ._gateway import Gateway, RequestContext
 from ._retell_request import caller_number
 
@@ -39,11 +39,11 @@ def _parse_start(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _utc(start: datetime) -> str:
-    return start.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return start.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def book_appointment(gw: Gateway, ctx: RequestContext, args: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +62,8 @@ async def book_appointment(gw: Gateway, ctx: RequestContext, args: dict[str, Any
         for key in keys if idempotent else []:
             cached = gw.bookings.get(key)
             if cached is not None:
-                gw.log("INFO", "booking_duplicate", "repeated booking request answered with the first result", ctx, booking_uid=cached.get("booking_uid"))
+                gw.log("INFO", "booking_duplicate", "repeated booking request answered with the first result", ctx,
+                       booking_uid=cached.get("booking_uid"))
                 return dict(cached)
         record = gw.calls.get(ctx.call_id)
         known_number = record.caller_number if record is not None else None
@@ -149,5 +150,6 @@ async def _slot_taken(gw: Gateway, ctx: RequestContext, args: dict[str, Any], st
         slots = []
     alternatives = [s for s in slots if (_parse_start(s) or start) != start]
     gw.log("WARNING", "booking_slot_taken", "requested slot was taken; alternatives offered", ctx, alternatives=len(alternatives))
-    message = "That time was just taken." + (" I can offer other times that day." if alternatives else " There are no other times that day.")
+    message = "That time was just taken." + (" I can offer other times that day." if alternatives
+                                             else " There are no other times that day.")
     return {"booked": False, "error": "slot_taken", "alternatives": alternatives, "message": message}

@@ -17,7 +17,7 @@ from probes._tls import tls_context
 
 from ._tracing import GatewayTracing
 
-__all__ = ["CalcomClient", "CalcomFailure", "CalcomResponse", "SLOTS_VERSION", "BOOKINGS_VERSION", "EVENT_TYPES_VERSION"]
+__all__ = ["BOOKINGS_VERSION", "EVENT_TYPES_VERSION", "SLOTS_VERSION", "CalcomClient", "CalcomFailure", "CalcomResponse"]
 
 SLOTS_VERSION = "2024-09-04"
 BOOKINGS_VERSION = "2024-08-13"
@@ -95,7 +95,9 @@ class CalcomClient:
         """
         with self.tracing.client_span(method, path, self.base_url, correlation_id) as (span, span_traceparent):
             try:
-                response = await self._send(method, path, self._headers(version, correlation_id, span_traceparent or self.tracing.fallback(traceparent)), params, json, timeout_s)
+                response = await self._send(method, path,
+                                            self._headers(version, correlation_id, span_traceparent or self.tracing.fallback(traceparent)),
+                                            params, json, timeout_s)
                 span.set_attribute("http.response.status_code", response.status)
                 return response
             except CalcomFailure as failure:
@@ -105,7 +107,8 @@ class CalcomClient:
                 raise
 
     async def _send(
-        self, method: str, path: str, headers: dict[str, str], params: dict[str, Any] | None, json: dict[str, Any] | None, timeout_s: float | None
+        self, method: str, path: str, headers: dict[str, str], params: dict[str, Any] | None, json: dict[str, Any] | None,
+        timeout_s: float | None,
     ) -> CalcomResponse:
         timeout = httpx.Timeout(timeout_s or self.timeout_s)
         url = self.base_url + path
@@ -131,7 +134,8 @@ def _classify(method: str, path: str, response: httpx.Response) -> CalcomRespons
     try:
         body = response.json()
     except ValueError as exc:
-        raise CalcomFailure("calendar_unavailable", f"{method} {path} answered {status} with a body that is not JSON", status=status) from exc
+        raise CalcomFailure("calendar_unavailable", f"{method} {path} answered {status} with a body that is not JSON",
+                            status=status) from exc
     if not isinstance(body, dict):
         raise CalcomFailure("calendar_unavailable", f"{method} {path} answered {status} with JSON that is not an object", status=status)
     return CalcomResponse(status, body)

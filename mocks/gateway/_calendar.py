@@ -27,7 +27,8 @@ async def fetch_slots(gw: Gateway, ctx: RequestContext, date: str, time_zone: st
         "GET", "/v2/slots", version=SLOTS_VERSION, correlation_id=ctx.correlation_id, traceparent=ctx.traceparent(), params=params
     )
     if response.status != 200:
-        raise CalcomFailure("calendar_unavailable", f"GET /v2/slots answered {response.status}: {response.error_message}", status=response.status)
+        raise CalcomFailure("calendar_unavailable", f"GET /v2/slots answered {response.status}: {response.error_message}",
+                            status=response.status)
     data = response.body.get("data")
     if not isinstance(data, dict):
         raise CalcomFailure("calendar_unavailable", "GET /v2/slots answered without a data object", status=response.status)

@@ -52,14 +52,20 @@ class Defect(str, Enum):
     BROKEN_TRACE = ("broken-trace", "Cal.com requests start a new, unrelated trace instead of continuing the request's")
     ERROR_NOT_REPORTED = ("error-not-reported", 'Cal.com failures are logged and alerted but never sent to the error tracker (Sentry)')
     METRICS_ENDPOINT_DOWN = ("metrics-endpoint-down", '/api/metrics answers 500: a collector raises while the exposition is rendered')
-    CALL_ANALYZED_CONNECTION_DROPPED = ("call-analyzed-connection-dropped", 'call_analyzed is processed, then the connection closes before the answer is complete')
-    CORRELATION_SHARED_ACROSS_CALLS = ("correlation-shared-across-calls", 'one process-wide correlation ID, set by the first call and reused by every call after it')
+    CALL_ANALYZED_CONNECTION_DROPPED = ("call-analyzed-connection-dropped",
+                                        'call_analyzed is processed, then the connection closes before the answer is complete')
+    CORRELATION_SHARED_ACROSS_CALLS = ("correlation-shared-across-calls",
+                                       'one process-wide correlation ID, set by the first call and reused by every call after it')
     BOOKING_NOT_LOGGED = ("booking-not-logged", 'a created booking writes no booking_created log line')
     RAW_PHONE_IN_ALERTS = ("raw-phone-in-alerts", 'Slack alerts name the caller by raw phone number')
-    SPAN_ERROR_STATUS_MISSING = ("span-error-status-missing", 'a failed Cal.com request leaves its client span without error status or exception event')
-    HISTOGRAM_IN_MILLISECONDS = ("histogram-in-milliseconds", 'the webhook histogram (named _seconds) is fed milliseconds: every latency is 1000 times too large')
-    LATE_LOGS = ("late-logs", 'log lines become readable 1.5 s after they are written (a slow log shipper), though calls are answered at once')
-    CALCOM_ERRORS_NOT_COUNTED = ("calcom-errors-not-counted", 'Cal.com failures are logged and alerted but not counted in askproai_errors_total (the CalcomFailures rule cannot fire)')
+    SPAN_ERROR_STATUS_MISSING = ("span-error-status-missing",
+                                 'a failed Cal.com request leaves its client span without error status or exception event')
+    HISTOGRAM_IN_MILLISECONDS = ("histogram-in-milliseconds",
+                                 'the webhook histogram (named _seconds) is fed milliseconds: every latency is 1000 times too large')
+    LATE_LOGS = ("late-logs", 'log lines become readable 1.5 s after they are written (a slow log shipper), '
+                              'though calls are answered at once')
+    CALCOM_ERRORS_NOT_COUNTED = ("calcom-errors-not-counted", 'Cal.com failures are logged and alerted but not counted in '
+                                                              'askproai_errors_total (the CalcomFailures rule cannot fire)')
     LOG_CONTEXT_SHARED = ("log-context-shared", "the logger reads call_id and correlation_id from one process-wide 'current "
                           "request': a line written after an await carries the call whose request came in last "
                           "(only overlapping calls notice)")

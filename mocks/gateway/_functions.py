@@ -18,10 +18,10 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ._defects import Defect
 from ._booking import book_appointment
 from ._calcom_client import BOOKINGS_VERSION, CalcomFailure
 from ._calendar import fetch_slots, report_failure
+from ._defects import Defect
 from ._gateway import Gateway, RequestContext
 from ._retell_request import caller_number, company_of, count_webhook, read_retell_request, respond
 

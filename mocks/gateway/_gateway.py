@@ -10,18 +10,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Callable
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import Headers
 
-from ._defects import Defect
 from ._alerts import Alert, Alerter, AlertPolicy
 from ._calcom_client import CALCOM_ERROR_TYPES, CalcomClient
 from ._config import GatewayConfig
 from ._correlation import CallRecord, CallRegistry, PendingInbound, child_traceparent, phone_hash
+from ._defects import Defect
 from ._errors_report import ErrorReporter
 from ._logs import LogBuffer, utc_timestamp
 from ._metrics import GatewayMetrics

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from mocks._events import DEFAULT_PAGE_LIMIT, EventStore
@@ -21,7 +21,7 @@ DEFAULT_CAPACITY = 20_000
 
 def utc_timestamp() -> str:
     """ISO 8601 UTC with milliseconds, e.g. ``2026-01-02T16:00:00.041Z``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class LogBuffer:

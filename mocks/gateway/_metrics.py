@@ -14,7 +14,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ._defects import Defect
 
-__all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics", "PROVIDER"]
+__all__ = ["CONTENT_TYPE_LATEST", "PROVIDER", "GatewayMetrics"]
 
 PROVIDER = "retell"
 # 0.5 s is the webhook SLA and 0.2 s the API warning threshold: both must be bucket edges

@@ -17,8 +17,8 @@ from probes._signing import SIGNATURE_HEADER, verify
 
 from ._defects import Defect
 from ._gateway import CORRELATION_HEADER, Gateway, RequestContext
-from ._retell_body import event_name, guess_call_id
 from ._metrics import PROVIDER
+from ._retell_body import event_name, guess_call_id
 
 __all__ = ["RetellRequest", "caller_number", "company_of", "count_webhook", "read_retell_request", "respond"]
 

@@ -7,4 +7,5 @@ from ._otlp import SpanStore, create_otlp_app
 from ._sentry import SentryEventStore, create_sentry_app
 from ._slack import SlackSink, create_sink_app
 
-__all__ = ["SentryEventStore", "SlackSink", "SpanStore", "create_alertmanager_receiver_app", "create_otlp_app", "create_sentry_app", "create_sink_app"]
+__all__ = ["SentryEventStore", "SlackSink", "SpanStore", "create_alertmanager_receiver_app", "create_otlp_app", "create_sentry_app",
+           "create_sink_app"]

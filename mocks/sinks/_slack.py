@@ -8,7 +8,7 @@ cursor (``GET /api/messages?after=N``), polling with a deadline.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -30,7 +30,7 @@ class SlackSink(EventStore[dict[str, Any]]):
 
     def record(self, path: str, payload: Any) -> dict[str, Any]:
         """Keep one post; the oldest is dropped past ``capacity``."""
-        received = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        received = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return self.append(lambda seq: {"seq": seq, "received_at": received, "path": path, "json": payload})
 
     def reset(self) -> None:

@@ -9,9 +9,7 @@ expect exactly these names to fail.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from .._contract import Contract
 from .._evidence import CheckResult, Evidence
@@ -45,8 +43,8 @@ from ._traces import check_trace_attributes, check_trace_continuity, check_trace
 __all__ = [
     "CHECKS",
     "CHECK_NAMES",
-    "Check",
     "TELEMETRY_CHECKS",
+    "Check",
     "delta_of",
     "holds",
     "metric_targets",

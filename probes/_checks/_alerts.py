@@ -10,9 +10,9 @@ from __future__ import annotations
 from .._contract import Contract
 from .._errors import UnmappedRole
 from .._evidence import AlertPost, CheckResult, Evidence
+from .._pii import caller_pii, find_phone, mask_digits, walk_strings
 from .._scenario import Scenario
 from ._common import blind, js, not_observed, own_alerts, sole_call, unmapped
-from .._pii import caller_pii, find_phone, mask_digits, walk_strings
 
 __all__ = ["check_alert_content", "check_alert_count"]
 

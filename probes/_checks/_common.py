@@ -22,7 +22,6 @@ __all__ = [
     "SOURCES",
     "answered",
     "blind",
-    "unmapped",
     "call_correlation_id",
     "call_ids",
     "call_of",
@@ -41,6 +40,7 @@ __all__ = [
     "sole_call",
     "step_of",
     "subset_diff",
+    "unmapped",
     "where",
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .._calcom import JournalEntry
 from .._contract import Contract
 from .._evidence import CheckResult, Evidence
+from .._pii import caller_pii, redact_phones
 from .._scenario import Scenario
 from ._common import (
     answered,
@@ -27,7 +28,6 @@ from ._common import (
     side_ids,
     where,
 )
-from .._pii import caller_pii, redact_phones
 
 __all__ = [
     "check_correlation_continuity",

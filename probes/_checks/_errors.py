@@ -9,13 +9,13 @@ number or transcript text. PII is found with the same helpers as log-pii.
 
 from __future__ import annotations
 
-from .._evidence import CheckResult, Evidence, LogLine
 from .._contract import Contract
+from .._evidence import CheckResult, Evidence, LogLine
+from .._pii import caller_pii
 from .._scenario import Scenario
 from .._spans import ErrorEvent
 from ._common import blind, call_correlation_id, call_ids, not_observed, sole_call
 from ._logs import count_text, find_leak
-from .._pii import caller_pii
 
 __all__ = ["check_error_reported"]
 
@@ -36,10 +36,12 @@ def _count(scenario: Scenario, evidence: Evidence, contract: Contract, events: l
     ok = len(events) >= low and (high is None or len(events) <= high)
     others = len(evidence.error_events) - len(events)
     seen = f"{len(events)} event(s)" + (f" (and {others} not tagged with this run's calls)" if others else "")
-    titles = [str((e.payload.get("exception") or {}).get("values", [{}])[-1].get("type", e.payload.get("message", "?"))) for e in events[:3]]
+    titles = [str((e.payload.get("exception") or {}).get("values", [{}])[-1].get("type", e.payload.get("message", "?")))
+              for e in events[:3]]
     reason = f"the error tracker received {len(events)} event(s) for this run" + (f": {', '.join(titles)}" if titles else "")
     call_id, corr = sole_call(scenario, evidence, contract)
-    return CheckResult("error-reported", ok, reason, expected, seen, call_id=call_id, correlation_id=corr, evidence=[e.event_id for e in events])
+    return CheckResult("error-reported", ok, reason, expected, seen, call_id=call_id, correlation_id=corr,
+                       evidence=[e.event_id for e in events])
 
 
 def _event_results(scenario: Scenario, evidence: Evidence, contract: Contract, events: list[ErrorEvent]) -> list[CheckResult]:
@@ -54,10 +56,12 @@ def _event_results(scenario: Scenario, evidence: Evidence, contract: Contract, e
         leak = find_leak(LogLine(seen_at=event.seen_at, record=event.payload, raw=""), pii)
         if missing:
             reason = f"error event {event.event_id} has no {' or '.join(missing)} tag"
-            out.append(CheckResult("error-reported", False, reason, "call_id and correlation_id tags", tags, call_id=call_id, correlation_id=corr))
+            out.append(CheckResult("error-reported", False, reason, "call_id and correlation_id tags", tags,
+                                   call_id=call_id, correlation_id=corr))
         elif leak is not None:
             reason = f"error event {event.event_id}: field {leak[0]} contains {leak[1]}"
-            out.append(CheckResult("error-reported", False, reason, "no caller phone number or transcript text", f"{leak[0]}: {leak[1]}", call_id=call_id, correlation_id=corr))
+            out.append(CheckResult("error-reported", False, reason, "no caller phone number or transcript text", f"{leak[0]}: {leak[1]}",
+                                   call_id=call_id, correlation_id=corr))
         else:
             reason = f"error event {event.event_id} is tagged with the call and holds no caller PII"
             out.append(CheckResult("error-reported", True, reason, "tags and no PII", tags, call_id=call_id, correlation_id=corr))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from .._evidence import CheckResult, Evidence, Exchange
 from .._contract import Contract
+from .._evidence import CheckResult, Evidence, Exchange
 from .._scenario import Scenario
 from ._common import answered, call_correlation_id, fmt_ms
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from .._contract import Contract
 from .._errors import UnmappedRole
 from .._evidence import CheckResult, Evidence, LogLine
+from .._pii import CallerPii, caller_pii, find_phone, find_utterance, mask_digits, redact_phones, walk_strings
 from .._scenario import LogExpectation, Scenario
 from ._common import blind, call_correlation_id, excerpt, js, not_observed, own_logs, subset_diff, unmapped
-from .._pii import CallerPii, caller_pii, find_phone, find_utterance, mask_digits, redact_phones, walk_strings
 
 __all__ = ["check_log_pii", "check_log_present", "count_text", "find_leak", "matching_lines"]
 

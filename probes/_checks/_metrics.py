@@ -66,7 +66,8 @@ def _neighbours(before: MetricsSnapshot, after: MetricsSnapshot, name: str, labe
         return (-len(want & set(ls.items())), format_labels(ls, list(labels)))
 
     ranked = sorted(sets.values(), key=closeness)
-    shown = [f"{format_labels(ls, list(labels))} {_delta(after.value(name, ls) - before.value(name, ls))}" for ls in ranked[:MAX_NEIGHBOURS]]
+    shown = [f"{format_labels(ls, list(labels))} {_delta(after.value(name, ls) - before.value(name, ls))}"
+             for ls in ranked[:MAX_NEIGHBOURS]]
     more = f" (and {len(ranked) - MAX_NEIGHBOURS} more)" if len(ranked) > MAX_NEIGHBOURS else ""
     return "series present: " + ", ".join(shown) + more
 

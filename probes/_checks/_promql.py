@@ -13,9 +13,9 @@ import math
 import operator
 from collections.abc import Callable
 
-from .._evidence import CheckResult, Evidence, PromqlEvaluation
 from .._contract import Contract, render_promql
 from .._errors import UnmappedRole
+from .._evidence import CheckResult, Evidence, PromqlEvaluation
 from .._scenario import PromqlExpectation, Scenario
 from ._common import blind, unmapped
 

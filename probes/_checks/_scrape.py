@@ -153,7 +153,8 @@ def check_metric_cardinality(scenario: Scenario, evidence: Evidence, contract: C
     if twice:
         parts.append(f"{len(after.duplicates)} series exposed twice ({', '.join(twice[:3])}; Prometheus keeps the first value)")
     if not parts:
-        reason = f"{len(after.samples)} series over {len(series)} metrics, none labelled per call, at most {max(series.values(), default=0)} per metric"
+        reason = (f"{len(after.samples)} series over {len(series)} metrics, none labelled per call, "
+                  f"at most {max(series.values(), default=0)} per metric")
         seen = "no per-call label values"
     else:
         reason = "label cardinality or exposition problem: " + "; ".join(parts)

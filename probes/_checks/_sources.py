@@ -9,8 +9,8 @@ source, the endpoint and the answer.
 
 from __future__ import annotations
 
-from .._evidence import CheckResult, Evidence
 from .._contract import Contract
+from .._evidence import CheckResult, Evidence
 from .._scenario import Scenario
 
 __all__ = ["SOURCE_NAMES", "check_telemetry_reachable"]

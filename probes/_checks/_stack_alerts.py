@@ -9,8 +9,8 @@ report shows how fast the on-call people would really have been paged.
 
 from __future__ import annotations
 
-from .._evidence import CheckResult, Evidence, StackAlertSeen
 from .._contract import Contract
+from .._evidence import CheckResult, Evidence, StackAlertSeen
 from .._scenario import Scenario, StackAlertExpectation
 from ._common import blind
 

@@ -107,14 +107,16 @@ def _timed(item: Limit, at: float | None, unseen: float | None, t0: float, call_
         reason, ok = (f"{item.kind}: {item.what} seen after {fmt_ms(round(measured, 1))}, late: not visible yet "
                       f"{fmt_ms(round(missing_after or 0))} after the call, over the limit of {fmt_ms(limit)}"), False
     elif measured is None and proven:
-        reason, ok = f"{item.kind}: {item.what} never seen (not visible {fmt_ms(round(missing_after or 0))} after the call; limit {fmt_ms(limit)})", False
+        reason, ok = (f"{item.kind}: {item.what} never seen (not visible {fmt_ms(round(missing_after or 0))} after the call; "
+                      f"limit {fmt_ms(limit)})"), False
     elif measured is not None:
         return not_observed("time-to-telemetry", f"{item.kind}: {item.what} became visible between "
                             f"{fmt_ms(round(missing_after or 0))} and {fmt_ms(round(measured))} after the call, and the limit of "
                             f"{fmt_ms(limit)} lies in between", "the probe could not read often enough to tell",
                             expected=f"<= {fmt_ms(limit)}", seen="undecided")[0]
     else:
-        looked = f"the last read began {fmt_ms(round(missing_after))} after the call" if missing_after is not None else "no read after the call"
+        looked = (f"the last read began {fmt_ms(round(missing_after))} after the call" if missing_after is not None
+                  else "no read after the call")
         return not_observed("time-to-telemetry", f"{item.kind}: {item.what} not seen, but {looked}, before the limit of "
                             f"{fmt_ms(limit)}", "the probe stopped waiting too early to tell", expected=f"<= {fmt_ms(limit)}",
                             seen="undecided")[0]

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 
-from .._evidence import CheckResult, Evidence, Exchange
 from .._contract import Contract, dig
 from .._errors import UnmappedRole
+from .._evidence import CheckResult, Evidence, Exchange
 from .._scenario import Scenario
 from .._spans import Span
 from ._common import answered, blind, call_correlation_id, request_header, unmapped, where
@@ -109,7 +109,7 @@ def check_trace_continuity(scenario: Scenario, evidence: Evidence, contract: Con
         corr = call_correlation_id(scenario, evidence, x.call_id, contract)
         expected = f"a SERVER span in trace {trace_id} with parent {span_id}, Cal.com CLIENT spans below it"
 
-        def result(ok: bool, reason: str, seen: str) -> CheckResult:
+        def result(ok: bool, reason: str, seen: str, expected: str = expected, x: Exchange = x, corr: str | None = corr) -> CheckResult:
             return CheckResult("trace-continuity", ok, reason, expected, seen, call_id=x.call_id, correlation_id=corr, step=x.step)
 
         servers = server_spans(evidence, trace_id, span_id)
@@ -126,7 +126,8 @@ def check_trace_continuity(scenario: Scenario, evidence: Evidence, contract: Con
             names = ", ".join(f"{s.name} (trace {s.trace_id}, parent {s.parent_id or 'none'})" for s in detached[:3])
             out.append(result(False, f"{where(x)}: {len(detached)} Cal.com span(s) are not in the request's trace", names))
         else:
-            out.append(result(True, f"{where(x)}: server span continues the trace; {len(clients)} Cal.com span(s) below it", f"{1 + len(clients)} span(s) in trace {trace_id}"))
+            out.append(result(True, f"{where(x)}: server span continues the trace; {len(clients)} Cal.com span(s) below it",
+                              f"{1 + len(clients)} span(s) in trace {trace_id}"))
     return out
 
 
@@ -143,13 +144,15 @@ def check_trace_attributes(scenario: Scenario, evidence: Evidence, contract: Con
         want = f"{contract.spans.call_id_attribute}={x.call_id}, {contract.spans.correlation_attribute}={corr}"
         servers = server_spans(evidence, trace_id, span_id)
         if not servers:
-            out.append(CheckResult("trace-attributes", False, f"{where(x)}: no server span to read attributes from", want, "no span", call_id=x.call_id, correlation_id=corr, step=x.step))
+            out.append(CheckResult("trace-attributes", False, f"{where(x)}: no server span to read attributes from", want, "no span",
+                                   call_id=x.call_id, correlation_id=corr, step=x.step))
             continue
         span = servers[0]
         got_call, got_corr = span.attr(contract.spans.call_id_attribute), correlation_of(span, contract)
         seen = f"{contract.spans.call_id_attribute}={got_call}, {contract.spans.correlation_attribute}={got_corr}"
         ok = got_call == x.call_id and got_corr is not None and (corr is None or got_corr == corr)
-        reason = f"{where(x)}: server span {span.name!r} " + ("names the call and its correlation ID" if ok else "does not name the call and its correlation ID")
+        reason = f"{where(x)}: server span {span.name!r} " + ("names the call and its correlation ID" if ok
+                                                              else "does not name the call and its correlation ID")
         out.append(CheckResult("trace-attributes", ok, reason, want, seen, call_id=x.call_id, correlation_id=corr, step=x.step))
     return out
 
@@ -175,5 +178,6 @@ def check_trace_error_status(scenario: Scenario, evidence: Evidence, contract: C
         seen = ", ".join(f"{s.name} error={str(s.error).lower()}" for s in clients) or "no Cal.com span"
         ok = bool(failed)
         reason = f"{where(x)} answered {failure}: " + ("the Cal.com span has error status" if ok else "no Cal.com span has error status")
-        out.append(CheckResult("trace-error-status", ok, reason, "a Cal.com CLIENT span with error status", seen, call_id=x.call_id, correlation_id=corr, step=x.step))
+        out.append(CheckResult("trace-error-status", ok, reason, "a Cal.com CLIENT span with error status", seen,
+                               call_id=x.call_id, correlation_id=corr, step=x.step))
     return out

@@ -49,8 +49,8 @@ from .._profile import TargetProfile
 from .._redact import Redactor
 from .._report import format_failure
 from .._safety import refusal
-from .._tls import tls_context
 from .._timeline import build_timelines, timeline_to_text
+from .._tls import tls_context
 from ._history import History
 from ._own_metrics import OwnMetrics
 

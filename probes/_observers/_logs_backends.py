@@ -59,7 +59,8 @@ class LokiLogs:
         if not isinstance(data, dict) or data.get("status") != "success" or not isinstance(result, list):
             raise ObserverError(f"Loki at {endpoint_name(self.url)}: expected {{\"status\": \"success\", \"data\": {{\"result\": [...]}}}}")
         if data["data"].get("resultType") not in (None, "streams"):
-            raise ObserverError(f"Loki at {endpoint_name(self.url)}: the query {self.query!r} is a metric query; a log query returns streams")
+            raise ObserverError(f"Loki at {endpoint_name(self.url)}: the query {self.query!r} is a metric query; "
+                                "a log query returns streams")
         entries = [(int(v[0]), str(v[1])) for stream in result for v in stream.get("values", []) if isinstance(v, list) and len(v) >= 2]
         return sorted(entries)
 

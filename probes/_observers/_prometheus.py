@@ -19,7 +19,7 @@ import httpx
 from .._errors import ObserverError
 from ._http import endpoint_name, request_json
 
-__all__ = ["AlertmanagerAlert", "AlertmanagerAPI", "PromSample", "PrometheusAPI", "parse_prom_result"]
+__all__ = ["AlertmanagerAPI", "AlertmanagerAlert", "PromSample", "PrometheusAPI", "parse_prom_result"]
 
 
 @dataclass(frozen=True)
