@@ -120,33 +120,43 @@ def walk_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
         yield path, str(value)
 
 
-def _from_payload(body: str, phones: set[str], utterances: set[str]) -> None:
+@functools.lru_cache(maxsize=256)  # a verdict's bodies, for the probes judged at once; bounded for the exporter
+def _from_payload(body: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The caller's number and utterances in one request body.
+
+    Cached: every PII check of a verdict asks again about the same bodies,
+    and parsing them was a tenth of a catalogue run's CPU.
+    """
     try:
         payload = json.loads(body) if body else None
     except ValueError:
-        return
+        return (), ()
     if not isinstance(payload, dict):
-        return
+        return (), ()
+    phones: list[str] = []
+    utterances: list[str] = []
     for key in ("call", "call_inbound"):
         call = payload.get(key)
         if not isinstance(call, dict):
             continue
         number = call.get("to_number" if call.get("direction") == "outbound" else "from_number")
         if isinstance(number, str) and number:
-            phones.add(number)
+            phones.append(number)
         for item in call.get("transcript_object") or []:
             content = item.get("content") if isinstance(item, dict) else None
             if isinstance(content, str) and len(content.strip()) >= MIN_UTTERANCE:
-                utterances.add(" ".join(content.split()))
+                utterances.append(" ".join(content.split()))
+    return tuple(phones), tuple(utterances)
 
 
 def caller_pii(evidence: Evidence) -> CallerPii:
     """Phones and utterances of every synthetic caller, from the plan and every request sent."""
     phones = {c.caller.phone for c in evidence.plan.calls if c.caller.phone}
     utterances: set[str] = set()
-    for call in evidence.plan.calls:
-        for request in call.requests:
-            _from_payload(request.body, phones, utterances)
-    for x in evidence.exchanges:
-        _from_payload(x.request_body, phones, utterances)
+    bodies = {request.body for call in evidence.plan.calls for request in call.requests}
+    bodies.update(x.request_body for x in evidence.exchanges)
+    for body in bodies:
+        found_phones, found_utterances = _from_payload(body)
+        phones.update(found_phones)
+        utterances.update(found_utterances)
     return CallerPii(phones=tuple(sorted(phones)), utterances=tuple(sorted(utterances, key=len, reverse=True)))

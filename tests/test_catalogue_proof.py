@@ -3,10 +3,11 @@
 For each defect the whole catalogue runs against a gateway started with it,
 and the check named for that defect must be among the failures, with a reason
 that says what was wrong. The clean gateway must pass the whole catalogue,
-again and again (``CALLPROBE_PROOF_RUNS``, 20 in CI), with no flake.
+again and again (``CALLPROBE_PROOF_RUNS``: 1 by default, 20 in CI), with no flake.
 
-All of it runs at once on one probe pool, so the whole proof costs about
-what its CPU work costs, not the sum of its waits.
+It runs in two halves (xdist groups ``proof-0`` and ``proof-1``), each sent at
+once to one probe pool, so it costs about what its CPU work costs, not the sum
+of its waits, and two workers share it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,8 +26,6 @@ from probes._checks import CHECK_NAMES
 from probes._embedded import EmbeddedWorld
 from probes._gate import TimingGate
 from probes._pool import ProbePool
-
-pytestmark = pytest.mark.xdist_group("proof")  # one worker runs the whole proof on one pool
 
 CATALOGUE = [load_scenario(p) for p in sorted(Path("scenarios").glob("*.yaml"))]
 
@@ -64,21 +64,47 @@ PROVEN_IN_STACK_MODE = {"promql", "alertmanager-alert"}  # tests/test_stack.py::
 PASSED_BY_CATALOGUE: frozenset[Defect] = frozenset({Defect.LOG_CONTEXT_SHARED})
 
 
-class Proof:
-    """Every catalogue run of the proof, sent to one probe pool at once: each defect's, and the clean runs.
+HALVES = 2  # the proof runs in two xdist groups, so two workers (two processes, two timing gates) share it
 
-    They run concurrently (each scenario on a lane of its own, latency-asserting
-    ones alone through the timing gate); each test waits for its own runs only.
+
+def half_of(defect: Defect | str) -> int:
+    """Which half of the proof a catalogue run belongs to: defects alternate; the clean runs, and the load tests, are the first."""
+    if defect == "":
+        return 0
+    return sorted(set(DETECTED_BY) | PASSED_BY_CATALOGUE).index(Defect(defect)) % HALVES
+
+
+def in_half(defect: Defect | str, run: int = 0) -> Any:
+    """A test parameter in its half's xdist group: one worker runs each half on one pool."""
+    return pytest.param(defect if defect != "" else run, marks=pytest.mark.xdist_group(f"proof-{half_of(defect)}"))
+
+
+class Proof:
+    """The catalogue runs of the proof, sent to one probe pool at once, a half at a time: each defect's, and the clean runs.
+
+    A half is sent when a test first asks for one of its runs, so a worker
+    runs only the halves whose tests it was given. They run concurrently
+    (each scenario on a lane of its own, latency-asserting ones alone
+    through the timing gate); each test waits for its own runs only.
     """
 
     def __init__(self, world: EmbeddedWorld, pool: ProbePool, clean_runs: int) -> None:
+        self.world, self.pool, self.clean_runs = world, pool, clean_runs
         self.runs: dict[tuple[Defect | str, int], list[Future[Verdict]]] = {}
+        self.sent: set[int] = set()
+
+    def _send(self, half: int) -> None:
+        self.sent.add(half)
         for defect in sorted(set(DETECTED_BY) | PASSED_BY_CATALOGUE):
-            self.runs[(defect, 0)] = [pool.submit(_job(world, s, frozenset({defect}))) for s in CATALOGUE]
-        for run in range(clean_runs):
-            self.runs[("", run)] = [pool.submit(_job(world, s, frozenset())) for s in CATALOGUE]
+            if half_of(defect) == half:
+                self.runs[(defect, 0)] = [self.pool.submit(_job(self.world, s, frozenset({defect}))) for s in CATALOGUE]
+        for run in range(self.clean_runs):
+            if half == half_of(""):
+                self.runs[("", run)] = [self.pool.submit(_job(self.world, s, frozenset())) for s in CATALOGUE]
 
     def verdicts(self, defect: Defect | str, run: int = 0) -> list[Verdict]:
+        if (half := half_of(defect)) not in self.sent:
+            self._send(half)
         return [f.result() for f in self.runs[(defect, run)]]
 
 
@@ -90,7 +116,7 @@ def _job(world: EmbeddedWorld, scenario: Scenario, defects: frozenset[str]) -> C
     return run
 
 
-CLEAN_RUNS = int(os.environ.get("CALLPROBE_PROOF_RUNS", "3"))
+CLEAN_RUNS = int(os.environ.get("CALLPROBE_PROOF_RUNS", "1"))
 
 
 @pytest.fixture(scope="module")
@@ -114,18 +140,19 @@ def test_every_check_is_failed_by_some_defect() -> None:
     assert [c for c in CHECK_NAMES if c not in proven] == []
 
 
-@pytest.mark.parametrize("defect", sorted(DETECTED_BY))
+@pytest.mark.parametrize("defect", [in_half(d) for d in sorted(DETECTED_BY)])
 def test_catalogue_catches_defect(proof: Proof, defect: Defect) -> None:
     verdicts = proof.verdicts(defect)
     failing = {v.scenario: v.failed_checks() for v in verdicts if not v.passed}
     assert failing, f"the catalogue passed against a gateway with the defect {defect!r}"
     for check in DETECTED_BY[defect]:
         hits = [r for v in verdicts for r in v.failures if r.check == check]
-        assert hits, f"{defect}: expected check {check!r} to fail; failures were {failing}"
+        reasons = {v.scenario: [f"{r.check}: {r.reason}" for r in v.failures] for v in verdicts if not v.passed}
+        assert hits, f"{defect}: expected check {check!r} to fail; failures were {reasons}"
         assert all(r.reason and r.expected and r.seen for r in hits), [r.reason for r in hits]
 
 
-@pytest.mark.parametrize("defect", sorted(PASSED_BY_CATALOGUE))
+@pytest.mark.parametrize("defect", [in_half(d) for d in sorted(PASSED_BY_CATALOGUE)])
 def test_catalogue_passes_concurrency_only_defect(proof: Proof, defect: Defect) -> None:
     """The defect hides from one call at a time: proving that a load run is needed to see it."""
     verdicts = proof.verdicts(defect)
@@ -133,7 +160,7 @@ def test_catalogue_passes_concurrency_only_defect(proof: Proof, defect: Defect) 
     assert not failures, f"{defect}: the catalogue caught it, so it belongs in DETECTED_BY: {failures}"
 
 
-@pytest.mark.parametrize("run", range(CLEAN_RUNS))
+@pytest.mark.parametrize("run", [in_half("", run) for run in range(CLEAN_RUNS)])
 def test_clean_gateway_passes_repeatedly(proof: Proof, run: int) -> None:
     verdicts = proof.verdicts("", run)
     failures = {v.scenario: [f"{r.check}: {r.reason}" for r in v.failures] for v in verdicts if not v.passed}

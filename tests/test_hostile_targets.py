@@ -210,3 +210,35 @@ def test_timeline_files_of_two_names_never_collide() -> None:
     files = [timeline_file_name(n) for n in names]
     assert len(set(files)) == len(files) and files[-1] == "happy-path.timeline.json", files
     assert all("/" not in f and not f.startswith(".") for f in files), files
+
+
+async def test_a_source_that_closed_an_idle_keep_alive_connection_is_read_again_on_a_new_one() -> None:
+    """The server's keep-alive timeout racing the next poll: the pooled connection fails before any answer."""
+    connections: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(len(connections))
+        first = len(connections) == 1
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            body = b'{"lines": [], "next": 1}'
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+            if first:  # keep the connection open, then close it as the second request arrives
+                await reader.readuntil(b"\r\n\r\n")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            url = f"http://127.0.0.1:{port}/api/logs"
+            assert await request_json(client, "GET", url, what="log stream") == {"lines": [], "next": 1}
+            assert await request_json(client, "GET", url, what="log stream") == {"lines": [], "next": 1}
+        assert len(connections) == 2  # the second read went out again, on a connection of its own
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -43,9 +43,9 @@ from probes._profile import TargetProfile
 from probes._scenario import load_scenario
 
 SCENARIO = "tests/data/load-call.yaml"
-# In the proof's xdist group: the load runs take a core each, one after another, and never while the
-# proof's clean runs (which time the gateway's answers) are going on in another worker.
-pytestmark = pytest.mark.xdist_group("proof")
+# In the xdist group of the proof's first half: the load runs take a core each, one after another, and never
+# while the proof's clean runs (which time the gateway's answers, and are in that half) are going on.
+pytestmark = pytest.mark.xdist_group("proof-0")
 RUN_TIMEOUT_S = 120  # guards against a hang only; each run takes seconds
 
 

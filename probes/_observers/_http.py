@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from .._bounded import MAX_SOURCE_BYTES, AnswerDeadline, read_answer, strict_json
+from .._bounded import MAX_SOURCE_BYTES, Answer, AnswerDeadline, read_answer, strict_json
 from .._errors import ObserverError
 from .._printable import clip
 
@@ -58,8 +58,12 @@ async def request_text(
         kwargs["timeout"] = timeout
     try:
         request = client.build_request(method, url, **kwargs)
-        answer = await read_answer(client, request, deadline_s=timeout or _client_deadline(client), max_bytes=MAX_SOURCE_BYTES,
-                                   body_for=lambda status: 200 <= status < 300)  # the body of a refusal is never shown
+        try:
+            answer = await _read(client, request, timeout)
+        except _STALE_CONNECTION:
+            # A pooled keep-alive connection the source closed while it sat idle (the server's
+            # keep-alive timeout racing the next poll) fails before any answer: a read, so once more.
+            answer = await _read(client, client.build_request(method, url, **kwargs), timeout)
     except AnswerDeadline as exc:
         raise ObserverError(f"{where}: {exc}") from None
     except httpx.TimeoutException:
@@ -73,6 +77,15 @@ async def request_text(
     if answer.cut:
         raise ObserverError(f"{where}: the answer is larger than {MAX_SOURCE_BYTES:,} bytes; callprobe read no further")
     return answer.text
+
+
+# What a request on a connection the other side has just closed fails with, before any answer.
+_STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+async def _read(client: httpx.AsyncClient, request: httpx.Request, timeout: float | None) -> Answer:
+    return await read_answer(client, request, deadline_s=timeout or _client_deadline(client), max_bytes=MAX_SOURCE_BYTES,
+                             body_for=lambda status: 200 <= status < 300)  # the body of a refusal is never shown
 
 
 def _client_deadline(client: httpx.AsyncClient) -> float:
