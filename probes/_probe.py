@@ -258,7 +258,6 @@ async def probe(
             first = _plan(scenario, profile, secrets.retell_api_key, seed, 0)
             emit(listener, "plan", first)
             ev = Evidence(plan=first, sources=obs.names(), shared=profile.shared)
-        async with gate.shared(io=True):  # requests, as a poll's are: a timed request waits for them only so long
             if obs.calcom is not None:
                 await obs.guard(ev, "calcom", obs.calcom.set_script(scenario.calcom))
             marks = await _marks(obs, ev)
@@ -267,7 +266,7 @@ async def probe(
         opts = RunOptions(base_url=profile.base_url, api_key=secrets.retell_api_key, time_scale=scenario.time_scale,
                           timeout_s=profile.request_timeout_s, contract=profile.contract, gate=gate, timed=is_timed(scenario),
                           listener=listener)
-        async with gate.shared(io=True):
+        async with gate.shared():
             ev.started_at = time.time()
             ev.metrics_before = await obs.guard(ev, "metrics", obs.metrics.snapshot()) if obs.metrics is not None else None
         collector = _Collector(scenario, profile, obs, ev, marks, gate, listener)
@@ -298,7 +297,7 @@ async def _calls_and_telemetry(collector: _Collector, first: Plan, key_seed: tup
             pending = (plan, [])
             ev.exchanges.extend(await run_plan(plan, http, opts, record=pending[1]))  # each request passes the gate
             if run < scenario.runs - 1:
-                async with opts.gate.shared(io=True):
+                async with opts.gate.shared():
                     ev.cleanup.extend(await _clean(pending, profile, ev, http, opts, journal=False))
         await _stop(watching)
         emit(opts.listener, "phase", "telemetry")
@@ -307,7 +306,7 @@ async def _calls_and_telemetry(collector: _Collector, first: Plan, key_seed: tup
     finally:
         await _stop(watching)
         emit(opts.listener, "phase", "cleanup")
-        async with opts.gate.shared(io=True):
+        async with opts.gate.shared():
             if obs.calcom is not None:
                 if not finished and "calcom" in marks:  # stopped early: the journal may show bookings not read yet
                     await _read_streams(obs, ev, marks, frozenset({"calcom"}), None)
