@@ -240,7 +240,7 @@ def _render(
     correlation_header: str,
 ) -> PlannedCall:
     retell = [s for s, step in zip(steps, scenario.steps, strict=True) if step.is_retell]
-    rendered = iter(render_call(spec, retell))
+    rendered = iter(render_call(spec, retell, isolated=False))  # each payload is serialized at once
     call_id = ""
     requests: list[PlannedRequest] = []
     for i, step in enumerate(scenario.steps):

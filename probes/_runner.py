@@ -246,7 +246,7 @@ def cancel_request(plan: Plan, call: PlannedCall, uid: str, api_key: str) -> tup
     at = max((s.at_s for s in call.steps), default=0.0) + 1.0
     args = {"booking_uid": uid, "reason": CLEANUP_REASON}
     step = StepSpec(kind="function", at_s=at, function="cancel_appointment", args=args)
-    body = dumps(render_call(call.spec, (*call.steps, step))[-1].payload)
+    body = dumps(render_call(call.spec, (*call.steps, step), isolated=False)[-1].payload)
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body, "valid", api_key, now_ms()) or ""}
     return plan.paths.function.replace("{name}", "cancel_appointment"), body, headers
 

@@ -213,6 +213,16 @@ def test_same_seed_same_bytes() -> None:
     assert a == b
 
 
+def test_shared_payloads_are_the_same_bytes_and_isolated_ones_share_nothing() -> None:
+    """``isolated=False`` (the planner's) changes what is shared in memory, never what is sent."""
+    shared = render_call(make_spec(5, "de_DE"), booking_steps(), isolated=False)
+    isolated = render_call(make_spec(5, "de_DE"), booking_steps())
+    assert [dumps(r.payload) for r in shared] == [dumps(r.payload) for r in isolated]
+    ended, analyzed = by_kind(isolated, "call_ended").payload["call"], by_kind(isolated, "call_analyzed").payload["call"]
+    ended["transcript_object"][0]["content"] = "changed"
+    assert analyzed["transcript_object"][0]["content"] != "changed"
+
+
 def test_different_seed_different_call_and_caller() -> None:
     a, b = render_call(make_spec(5), booking_steps()), render_call(make_spec(6), booking_steps())
     assert a[0].call_id != b[0].call_id
