@@ -35,9 +35,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ._errors import ConfigError, ProbeError
-from ._profile import TargetProfile, load_profile
+from ._profile import TargetProfile, load_profile, read_config_yaml
 from ._scenario import Scenario, load_scenario
-from ._yaml import YamlProblem, field_path, first_problem, load_yaml_file, plain_problem
+from ._yaml import field_path, first_problem, plain_problem
 
 __all__ = ["EMBEDDED", "ExporterSettings", "Module", "ProbeConfig", "Target", "load_config"]
 
@@ -162,12 +162,7 @@ class ProbeConfig:
 
 def _read(path: Path) -> ConfigFile:
     """The config file, read as every hand-written file is (probes._yaml: bounded, duplicate keys refused, lines kept)."""
-    try:
-        doc = load_yaml_file(path)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
-    except YamlProblem as exc:
-        raise ConfigError(f"{path}{f':{exc.line}' if exc.line else ''}: {exc}") from None
+    doc = read_config_yaml(path, "the config file")
     data = doc.data if doc.data is not None else {}
     problem = plain_problem(data)
     if problem is not None:

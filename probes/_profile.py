@@ -21,7 +21,7 @@ from ._defaults import DEMO_CALCOM_API_KEY, DEMO_METRICS_TOKEN, DEMO_RETELL_API_
 from ._errors import ConfigError
 from ._plan import Paths
 from ._printable import clip
-from ._yaml import YamlProblem, field_path, first_problem, load_yaml_file, plain_problem
+from ._yaml import YamlDocument, YamlProblem, field_path, first_problem, load_yaml_file, plain_problem
 
 __all__ = [
     "Contract",
@@ -33,6 +33,7 @@ __all__ = [
     "TraceSourceConfig",
     "load_profile",
     "profile_from_env",
+    "read_config_yaml",
 ]
 
 
@@ -234,15 +235,23 @@ class Secrets:
         return [v for v in (self.retell_api_key, self.metrics_token, self.calcom_api_key) if v]
 
 
+def read_config_yaml(path: Path, what: str) -> YamlDocument:
+    """A hand-written configuration file (``what``: "the target profile", "the config file"), read by probes._yaml.
+
+    A file that cannot be read or is not safe YAML is a ConfigError naming the file and line.
+    """
+    try:
+        return load_yaml_file(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    except YamlProblem as exc:
+        raise ConfigError(f"{path}{f':{exc.line}' if exc.line else ''}: {exc}") from None
+
+
 def load_profile(path: str | Path) -> TargetProfile:
     """Read a profile YAML file; errors name the file, the line and the field."""
     p = Path(path)
-    try:
-        doc = load_yaml_file(p)
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read the target profile ({exc.strerror or exc})") from None
-    except YamlProblem as exc:
-        raise ConfigError(f"{p}{f':{exc.line}' if exc.line else ''}: {exc}") from None
+    doc = read_config_yaml(p, "the target profile")
     data = doc.data
     if not isinstance(data, dict):
         raise ConfigError(f"{p}:1: a target profile is a mapping with at least base_url")

@@ -1,11 +1,14 @@
-"""Session guards for the harness's own tests."""
+"""Session guards and shared fixtures for the harness's own tests."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from importlib.metadata import version
 
 import pytest
+
+from probes._embedded import EmbeddedWorld
 
 LOST = ("--dist loadgroup does not group under pytest {pytest} with pytest-xdist {xdist} (pytest-xdist#1386): "
         "the proof, othergw's catalogue and the load tests would run once per worker; install pytest<9.2")
@@ -38,3 +41,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     lost = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid.rpartition("]")[2]]
     if lost:
         raise pytest.UsageError(LOST.format(pytest=version("pytest"), xdist=version("pytest-xdist")) + f" (e.g. {lost[0]})")
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[EmbeddedWorld]:
+    """One embedded world (reference gateways on loopback lanes) for a module's tests."""
+    w = EmbeddedWorld().start()
+    try:
+        yield w
+    finally:
+        w.stop()

@@ -14,12 +14,13 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from polling import wait_for
 
 from mocks._serve import serve_in_thread
 from mocks.calcom import CalcomMock, calcom_router, create_app
@@ -88,14 +89,6 @@ def assert_error(response: httpx.Response, status: int, code: str, message: str)
     assert body["status"] == "error" and body["timestamp"] == "2026-02-27T10:00:00.000Z"
     assert body["error"]["code"] == code
     assert body["error"]["message"] == message
-
-
-def wait_for(predicate: Callable[[], bool], deadline_s: float = 5.0) -> None:
-    """Poll with a deadline (for cross-thread state), never a blind sleep."""
-    until = time.monotonic() + deadline_s
-    while not predicate():
-        assert time.monotonic() < until, "condition not met before the deadline"
-        threading.Event().wait(0.005)
 
 
 # --- shapes and texts -----------------------------------------------------------------------------
@@ -478,7 +471,7 @@ def test_reset_releases_a_hung_request(mock: CalcomMock) -> None:
 
         caller = threading.Thread(target=call)
         caller.start()
-        wait_for(lambda: bool(mock.journal()))
+        wait_for("a journal entry", lambda: bool(mock.journal()), 5.0, interval_s=0.005)
         mock.reset()
         caller.join(5)
     assert not caller.is_alive() and results[0].status_code == 504

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from polling import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from mocks._serve import serve_in_thread
@@ -40,23 +41,6 @@ SLOW_BOOKING = parse_scenario({
               {"function": "book_appointment", "at": 0.1, "args_from": {"start": "check_availability.slots[0]"}, "outcome": "booked"},
               {"event": "call_ended", "at": 3.0}],
 })
-
-
-def wait_for(what: str, condition: Callable[[], Any], deadline_s: float = 15.0) -> Any:
-    until = time.monotonic() + deadline_s
-    while not (value := condition()):
-        assert time.monotonic() < until, f"{what} not within {deadline_s:g} s"
-        time.sleep(0.05)
-    return value
-
-
-@pytest.fixture(scope="module")
-def world() -> Iterator[EmbeddedWorld]:
-    w = EmbeddedWorld().start()
-    try:
-        yield w
-    finally:
-        w.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,14 @@ seconds), as stack mode does. Needs the Debian packages; marked ``stack``.
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
+from polling import wait_for
 
 from mocks._serve import RunningServer, serve_in_thread
 from mocks.sinks import create_alertmanager_receiver_app
@@ -32,14 +32,6 @@ from probes._targets import Targets
 pytestmark = pytest.mark.stack
 
 SCRAPE = Path("docs/prometheus/callprobe-scrape.yml")
-
-
-def wait_for(what: str, condition: Callable[[], Any], deadline_s: float) -> Any:
-    until = time.monotonic() + deadline_s
-    while not (value := condition()):
-        assert time.monotonic() < until, f"{what} not within {deadline_s:g} s"
-        time.sleep(0.1)
-    return value
 
 
 def firing(stack: Stack, alertname: str, **labels: str) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from polling import wait_for
 
 from mocks._serve import RunningServer, serve_in_thread
 from mocks.gateway import GatewayConfig, create_app
@@ -47,15 +48,6 @@ SCENARIO = "tests/data/load-call.yaml"
 # while the proof's clean runs (which time the gateway's answers, and are in that half) are going on.
 pytestmark = pytest.mark.xdist_group("proof-0")
 RUN_TIMEOUT_S = 120  # guards against a hang only; each run takes seconds
-
-
-@pytest.fixture(scope="module")
-def world() -> Iterator[EmbeddedWorld]:
-    w = EmbeddedWorld().start()
-    try:
-        yield w
-    finally:
-        w.stop()
 
 
 def _write_profile(profile: TargetProfile, folder: Path) -> Path:
@@ -201,15 +193,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for(predicate: Any, deadline_s: float) -> bool:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_a_worker_that_dies_is_a_harness_error(world: EmbeddedWorld, tmp_path: Path) -> None:
     """Exit 3: plain ``locust -f locustfiles/calls.py``, a master and two workers; one worker is killed mid-run."""
     profile = world.gateway()
@@ -224,7 +207,7 @@ def test_a_worker_that_dies_is_a_harness_error(world: EmbeddedWorld, tmp_path: P
     workers = [subprocess.Popen(worker_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
     try:
         before = _metrics(profile)
-        assert _wait_for(lambda: _delta(before, _metrics(profile), "askproai_calls_total", status="started") >= 2, 30)
+        wait_for("2 calls started", lambda: _delta(before, _metrics(profile), "askproai_calls_total", status="started") >= 2, 30)
         workers[0].send_signal(signal.SIGKILL)
         out, _ = master.communicate(timeout=RUN_TIMEOUT_S)
         assert master.returncode == 3, out[-3000:]
@@ -245,7 +228,7 @@ def test_ctrl_c_stops_cleanly_and_leaves_nothing_running(world: EmbeddedWorld, t
     before = _metrics(profile)
     front = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert _wait_for(lambda: _delta(before, _metrics(profile), "askproai_calls_total", status="started") >= 5, 30)
+        wait_for("5 calls started", lambda: _delta(before, _metrics(profile), "askproai_calls_total", status="started") >= 5, 30)
         kids = _descendants(front.pid)  # the Locust master, its 2 workers and the telemetry reader
         assert len(kids) >= 4
         front.send_signal(signal.SIGINT)

@@ -12,11 +12,12 @@ import asyncio
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from polling import wait_for
 
 from mocks._serve import serve_in_thread
 from mocks.sinks import create_alertmanager_receiver_app
@@ -34,14 +35,6 @@ pytestmark = pytest.mark.stack
 OUTAGE = load_scenario(Path("scenarios/stack-calcom-outage-alert.yaml"))
 P95 = load_scenario(Path("scenarios/stack-webhook-p95.yaml"))
 FAULT_RUNS = int(os.environ.get("CALLPROBE_STACK_FAULT_RUNS", "3"))
-
-
-def wait_for(what: str, condition: Callable[[], bool], deadline_s: float) -> None:
-    """Poll ``condition`` until true; fail naming ``what`` after the deadline."""
-    until = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < until, f"{what} not within {deadline_s:g} s"
-        time.sleep(0.05)
 
 
 def gone(pid: int) -> bool:
